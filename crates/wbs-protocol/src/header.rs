@@ -1,0 +1,298 @@
+//! The structural check the server runs on every uploaded object
+//! (PROTOCOL.md §5).
+//!
+//! The server cannot decrypt anything, but it can refuse what is certainly
+//! not a WBS object: it must be an age v1 file (<https://age-encryption.org/v1>)
+//! whose header holds exactly as many `X25519` stanzas as the object needs
+//! recipients, possibly one `*-grease` stanza (the Rust age library adds one
+//! to keep parsers honest), and nothing else — no passphrase (`scrypt`)
+//! stanza, no plugin or SSH stanza. The payload length must be one an age
+//! STREAM can have, which catches most truncated uploads.
+
+use base64::Engine;
+
+/// The first line of every age v1 file.
+pub const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
+/// Largest header accepted. One X25519 stanza is about 100 bytes.
+pub const MAX_HEADER_LEN: usize = 16 * 1024;
+/// Most X25519 stanzas accepted in any object.
+pub const MAX_RECIPIENTS: usize = 32;
+
+const STREAM_NONCE_LEN: u64 = 16;
+const TAG_LEN: u64 = 16;
+const CHUNK_LEN: u64 = 64 * 1024 + TAG_LEN;
+
+/// Why an object is not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum HeaderError {
+    /// The object does not start like an age v1 file.
+    #[error("not an age v1 file")]
+    NotAge,
+    /// The header is not well formed.
+    #[error("malformed age header: {0}")]
+    Malformed(&'static str),
+    /// The header is larger than any WBS object needs.
+    #[error("age header too large")]
+    TooLarge,
+    /// A stanza of a kind WBS never writes (passphrase, plugin, SSH, …).
+    #[error("age header has a stanza of a kind WBS does not accept")]
+    ForeignStanza,
+    /// The number of X25519 recipients is not the expected one.
+    #[error("age file is encrypted to {found} recipients, {expected} expected")]
+    RecipientCount {
+        /// Expected X25519 stanzas.
+        expected: usize,
+        /// X25519 stanzas found.
+        found: usize,
+    },
+    /// The payload cannot be an age STREAM of this length (truncated?).
+    #[error("age payload is truncated or malformed")]
+    Payload,
+}
+
+/// Result of feeding a prefix of an object to [`check_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HeaderCheck {
+    /// The header is complete and acceptable; it is this many bytes long.
+    Complete {
+        /// Length of the header, MAC line included.
+        header_len: usize,
+    },
+    /// The prefix ends inside the header and nothing wrong was found yet.
+    NeedMore,
+}
+
+fn b64_decode_exact(s: &[u8]) -> Option<Vec<u8>> {
+    // age uses canonical unpadded standard base64.
+    base64::engine::general_purpose::STANDARD_NO_PAD
+        .decode(s)
+        .ok()
+}
+
+fn is_arg_char(b: u8) -> bool {
+    (33..=126).contains(&b)
+}
+
+/// Checks the header at the start of `prefix`, which may be a partial upload.
+///
+/// `expected_x25519` is the number of X25519 stanzas the object must have.
+pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck, HeaderError> {
+    // The version line.
+    let n = prefix.len().min(VERSION_LINE.len());
+    if prefix[..n] != VERSION_LINE[..n] {
+        return Err(HeaderError::NotAge);
+    }
+    if prefix.len() < VERSION_LINE.len() {
+        return Ok(HeaderCheck::NeedMore);
+    }
+    let mut pos = VERSION_LINE.len();
+    let mut x25519 = 0usize;
+    let mut grease = 0usize;
+    loop {
+        if pos > MAX_HEADER_LEN {
+            return Err(HeaderError::TooLarge);
+        }
+        let Some(line_end) = find_newline(prefix, pos)? else {
+            return Ok(HeaderCheck::NeedMore);
+        };
+        let line = &prefix[pos..line_end];
+        if let Some(mac) = line.strip_prefix(b"--- ") {
+            match b64_decode_exact(mac) {
+                Some(m) if m.len() == 32 => {}
+                _ => return Err(HeaderError::Malformed("bad header MAC")),
+            }
+            if x25519 != expected_x25519 {
+                return Err(HeaderError::RecipientCount {
+                    expected: expected_x25519,
+                    found: x25519,
+                });
+            }
+            let _ = grease;
+            return Ok(HeaderCheck::Complete {
+                header_len: line_end + 1,
+            });
+        }
+        let Some(stanza) = line.strip_prefix(b"-> ") else {
+            return Err(HeaderError::Malformed("expected a stanza or the MAC line"));
+        };
+        let args: Vec<&[u8]> = stanza.split(|&b| b == b' ').collect();
+        if args.iter().any(|a| a.is_empty() || !a.iter().all(|&b| is_arg_char(b))) {
+            return Err(HeaderError::Malformed("bad stanza argument"));
+        }
+        let tag = args[0];
+        let is_x25519 = tag == b"X25519";
+        if is_x25519 {
+            if args.len() != 2
+                || b64_decode_exact(args[1]).map(|v| v.len()) != Some(32)
+            {
+                return Err(HeaderError::Malformed("bad X25519 stanza"));
+            }
+            x25519 += 1;
+            if x25519 > MAX_RECIPIENTS {
+                return Err(HeaderError::TooLarge);
+            }
+        } else if tag.ends_with(b"-grease") && args.len() <= 5 && grease == 0 {
+            grease += 1;
+        } else {
+            return Err(HeaderError::ForeignStanza);
+        }
+        // The body: lines of 64 base64 characters, ended by a shorter line.
+        pos = line_end + 1;
+        let mut body_len = 0usize;
+        loop {
+            if pos > MAX_HEADER_LEN {
+                return Err(HeaderError::TooLarge);
+            }
+            let Some(end) = find_newline(prefix, pos)? else {
+                return Ok(HeaderCheck::NeedMore);
+            };
+            let body_line = &prefix[pos..end];
+            if body_line.len() > 64 {
+                return Err(HeaderError::Malformed("stanza body line too long"));
+            }
+            let decoded = b64_decode_exact(body_line)
+                .ok_or(HeaderError::Malformed("stanza body is not base64"))?;
+            body_len += decoded.len();
+            pos = end + 1;
+            if body_line.len() < 64 {
+                break;
+            }
+        }
+        if is_x25519 && body_len != 32 {
+            return Err(HeaderError::Malformed("bad X25519 stanza body"));
+        }
+    }
+}
+
+fn find_newline(buf: &[u8], from: usize) -> Result<Option<usize>, HeaderError> {
+    let window_end = buf.len().min(MAX_HEADER_LEN + 1);
+    if from >= window_end {
+        return if buf.len() > MAX_HEADER_LEN {
+            Err(HeaderError::TooLarge)
+        } else {
+            Ok(None)
+        };
+    }
+    match buf[from..window_end].iter().position(|&b| b == b'\n') {
+        Some(i) => Ok(Some(from + i)),
+        None if buf.len() > MAX_HEADER_LEN => Err(HeaderError::TooLarge),
+        None => Ok(None),
+    }
+}
+
+/// Whether `payload_len` bytes after the header can be an age payload: a
+/// 16-byte nonce, then STREAM chunks of 64 KiB + 16, the last one shorter or
+/// full but at least a tag long, and empty only when it is the only chunk.
+pub fn payload_len_is_valid(payload_len: u64) -> bool {
+    if payload_len < STREAM_NONCE_LEN + TAG_LEN {
+        return false;
+    }
+    let stream = payload_len - STREAM_NONCE_LEN;
+    let rem = stream % CHUNK_LEN;
+    if rem == 0 {
+        return true;
+    }
+    if rem < TAG_LEN {
+        return false;
+    }
+    // An empty final chunk is only allowed when it is the only chunk.
+    !(rem == TAG_LEN && stream > TAG_LEN)
+}
+
+/// Checks a whole object held in memory: header and payload length.
+pub fn check_object(object: &[u8], expected_x25519: usize) -> Result<usize, HeaderError> {
+    match check_header(object, expected_x25519)? {
+        HeaderCheck::Complete { header_len } => {
+            if payload_len_is_valid((object.len() - header_len) as u64) {
+                Ok(header_len)
+            } else {
+                Err(HeaderError::Payload)
+            }
+        }
+        HeaderCheck::NeedMore => Err(HeaderError::Malformed("truncated header")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::encrypt_document;
+    use age::x25519::Identity;
+
+    fn recipients(n: usize) -> Vec<age::x25519::Recipient> {
+        (0..n).map(|_| Identity::generate().to_public()).collect()
+    }
+
+    #[test]
+    fn accepts_objects_written_by_wbs() {
+        for n in 1..4 {
+            for size in [0usize, 1, 100, 65_536, 65_537, 200_000] {
+                let ct = encrypt_document(&recipients(n), &vec![b'a'; size]).unwrap();
+                check_object(&ct, n).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn wrong_recipient_count_is_refused() {
+        let ct = encrypt_document(&recipients(2), b"x").unwrap();
+        assert_eq!(
+            check_object(&ct, 1),
+            Err(HeaderError::RecipientCount {
+                expected: 1,
+                found: 2
+            })
+        );
+    }
+
+    #[test]
+    fn every_prefix_of_the_header_needs_more_or_completes() {
+        let ct = encrypt_document(&recipients(2), b"hello").unwrap();
+        let header_len = check_object(&ct, 2).unwrap();
+        for i in 0..header_len {
+            assert_eq!(check_header(&ct[..i], 2), Ok(HeaderCheck::NeedMore), "{i}");
+        }
+        assert_eq!(
+            check_header(&ct[..header_len], 2),
+            Ok(HeaderCheck::Complete { header_len })
+        );
+    }
+
+    #[test]
+    fn truncated_payload_is_refused() {
+        let ct = encrypt_document(&recipients(1), &[b'a'; 100_000]).unwrap();
+        let header_len = check_object(&ct, 1).unwrap();
+        // Cut inside the second chunk's tag, and inside the nonce.
+        let cut = header_len + 16 + 65_552 + 5;
+        assert_eq!(check_object(&ct[..cut], 1), Err(HeaderError::Payload));
+        assert_eq!(check_object(&ct[..header_len + 10], 1), Err(HeaderError::Payload));
+    }
+
+    #[test]
+    fn non_age_and_foreign_stanzas_are_refused() {
+        assert_eq!(check_header(b"PK\x03\x04", 1), Err(HeaderError::NotAge));
+        assert_eq!(check_header(b"age-encryption.org/v2\n", 1), Err(HeaderError::NotAge));
+        let scrypt = b"age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\nAAAA\n";
+        assert_eq!(check_header(scrypt, 1), Err(HeaderError::ForeignStanza));
+        let junk = b"age-encryption.org/v1\nhello\n";
+        assert!(matches!(check_header(junk, 1), Err(HeaderError::Malformed(_))));
+    }
+
+    #[test]
+    fn huge_header_is_refused() {
+        let mut big = VERSION_LINE.to_vec();
+        big.extend(std::iter::repeat_n(b'a', MAX_HEADER_LEN + 10));
+        assert!(check_header(&big, 1).is_err());
+    }
+
+    #[test]
+    fn payload_shapes() {
+        assert!(!payload_len_is_valid(0));
+        assert!(payload_len_is_valid(32)); // empty plaintext
+        assert!(!payload_len_is_valid(16 + 5));
+        assert!(payload_len_is_valid(16 + 65_552));
+        assert!(!payload_len_is_valid(16 + 65_552 + 16)); // empty final chunk after a full one
+        assert!(payload_len_is_valid(16 + 65_552 + 17));
+        assert!(!payload_len_is_valid(16 + 65_552 + 5));
+    }
+}
