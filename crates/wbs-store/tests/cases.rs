@@ -1,0 +1,369 @@
+//! Cases: creating, looking up, follow-ups, statuses, listing, deleting.
+
+mod common;
+
+use common::*;
+use sha2::{Digest, Sha256};
+use wbs_protocol::Status;
+use wbs_store::{ObjectKind, SledStore, StagedBlob, Store, StoreError};
+
+#[test]
+fn a_new_case_numbers_its_report_and_attachments_and_keeps_their_digests() {
+    let (_dir, store) = fresh();
+    let report = stage(&store, b"encrypted report");
+    let a1 = stage(&store, b"first attachment");
+    let a2 = stage(&store, b"second attachment, longer");
+    let case = store
+        .create_case(lookup(1), RECIPIENT, DAY, report, vec![a1, a2])
+        .unwrap();
+
+    assert!(wbs_store::is_case_id(&case.id));
+    assert_eq!(case.reply_recipient, RECIPIENT);
+    assert_eq!(case.received_on, DAY);
+    assert_eq!(case.status, Status::Received);
+    assert_eq!(case.history, vec![(Status::Received, DAY.to_string())]);
+    assert_eq!((case.objects, case.followups), (3, 0));
+    assert_eq!(case.bytes, (16 + 16 + 25) as u64);
+    assert_eq!((case.first_seq, case.last_seq), (1, 3));
+    assert!(case.replies.is_empty());
+
+    let objects = store.objects_of_case(&case.id).unwrap();
+    let kinds: Vec<_> = objects.iter().map(|o| o.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ObjectKind::Report,
+            ObjectKind::Attachment { index: 1 },
+            ObjectKind::Attachment { index: 2 }
+        ]
+    );
+    for (o, want) in objects.iter().zip([
+        &b"encrypted report"[..],
+        b"first attachment",
+        b"second attachment, longer",
+    ]) {
+        assert_eq!(o.case_id, case.id);
+        assert_eq!(o.on, DAY);
+        assert_eq!(o.size, want.len() as u64);
+        assert_eq!(o.sha256, <[u8; 32]>::from(Sha256::digest(want)));
+        assert_eq!(read_blob(&store, &o.blob), want);
+    }
+    assert_eq!(store.case(&case.id).unwrap(), Some(case));
+}
+
+#[test]
+fn case_ids_are_random_and_lookups_find_only_their_own_case() {
+    let (_dir, store) = fresh();
+    let a = new_case(&store, 1, 0);
+    let b = new_case(&store, 2, 0);
+    assert_ne!(a.id, b.id);
+    assert_eq!(store.case_by_lookup(&lookup(1)).unwrap().unwrap().id, a.id);
+    assert_eq!(store.case_by_lookup(&lookup(2)).unwrap().unwrap().id, b.id);
+    assert_eq!(store.case_by_lookup(&lookup(3)).unwrap(), None);
+    assert_eq!(store.case("0000000000000000000z").unwrap(), None);
+    assert_eq!(store.case("").unwrap(), None);
+}
+
+#[test]
+fn a_taken_lookup_is_refused_and_the_refused_blobs_are_removed() {
+    let (dir, store) = fresh();
+    let first = new_case(&store, 7, 1);
+    let before = files_under(&data(&dir).join("blobs")).len();
+
+    let report = stage(&store, b"second report");
+    let att = stage(&store, b"second attachment");
+    let (r_id, a_id) = (report.id.clone(), att.id.clone());
+    let err = store
+        .create_case(lookup(7), RECIPIENT, DAY, report, vec![att])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::LookupExists), "{err:?}");
+
+    assert!(!blob_path(&data(&dir), &r_id).exists());
+    assert!(!blob_path(&data(&dir), &a_id).exists());
+    assert_eq!(files_under(&data(&dir).join("blobs")).len(), before);
+    assert_eq!(store.list_cases().unwrap(), vec![first.clone()]);
+    assert_eq!(store.cursor().unwrap(), first.last_seq);
+}
+
+#[test]
+fn follow_ups_are_numbered_from_one_with_their_attachments() {
+    let (_dir, store) = fresh();
+    let case = new_case(&store, 1, 0);
+    let m1 = stage(&store, b"follow-up one");
+    assert_eq!(store.add_followup(&case.id, m1, vec![], LATER).unwrap(), 1);
+    let m2 = stage(&store, b"follow-up two");
+    let atts = vec![stage(&store, b"x"), stage(&store, b"yy")];
+    assert_eq!(store.add_followup(&case.id, m2, atts, LATER).unwrap(), 2);
+
+    let case = store.case(&case.id).unwrap().unwrap();
+    assert_eq!((case.followups, case.objects, case.last_seq), (2, 5, 5));
+    assert_eq!(case.bytes, (8 + 13 + 13 + 1 + 2) as u64);
+    let kinds: Vec<_> = store
+        .objects_of_case(&case.id)
+        .unwrap()
+        .iter()
+        .map(|o| (o.kind, o.on.clone()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            (ObjectKind::Report, DAY.into()),
+            (ObjectKind::Followup { n: 1 }, LATER.into()),
+            (ObjectKind::Followup { n: 2 }, LATER.into()),
+            (
+                ObjectKind::FollowupAttachment { n: 2, index: 1 },
+                LATER.into()
+            ),
+            (
+                ObjectKind::FollowupAttachment { n: 2, index: 2 },
+                LATER.into()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_follow_up_to_an_unknown_case_is_not_found_and_leaves_no_blob() {
+    let (dir, store) = fresh();
+    let m = stage(&store, b"lost");
+    let id = m.id.clone();
+    let err = store
+        .add_followup("0000000000000000000z", m, vec![], DAY)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+    assert!(!blob_path(&data(&dir), &id).exists());
+    assert_eq!(store.cursor().unwrap(), 0);
+}
+
+#[test]
+fn status_changes_are_dated_in_the_history_and_repeats_are_ignored() {
+    let (_dir, store) = fresh();
+    let case = new_case(&store, 1, 0);
+    store
+        .set_status(&case.id, Status::InReview, "2024-05-02")
+        .unwrap();
+    store
+        .set_status(&case.id, Status::InReview, "2024-05-03")
+        .unwrap();
+    store
+        .set_status(&case.id, Status::NeedInfo, "2024-05-04")
+        .unwrap();
+    let case = store.case(&case.id).unwrap().unwrap();
+    assert_eq!(case.status, Status::NeedInfo);
+    assert_eq!(
+        case.history,
+        vec![
+            (Status::Received, DAY.into()),
+            (Status::InReview, "2024-05-02".into()),
+            (Status::NeedInfo, "2024-05-04".into()),
+        ]
+    );
+    assert!(matches!(
+        store.set_status("0000000000000000000z", Status::Rejected, DAY),
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[test]
+fn times_of_day_are_refused_wherever_a_date_is_expected() {
+    let (dir, store) = fresh();
+    let report = stage(&store, b"r");
+    let id = report.id.clone();
+    for (i, when) in ["2024-05-01T10:11:12Z", "2024-05-01 10:11", "1714558272"]
+        .into_iter()
+        .enumerate()
+    {
+        let report = stage(&store, b"r");
+        let err = store
+            .create_case(lookup(i as u32), RECIPIENT, when, report, vec![])
+            .unwrap_err();
+        assert!(matches!(err, StoreError::Invalid(_)), "{when}: {err:?}");
+    }
+    let case = store
+        .create_case(lookup(9), RECIPIENT, DAY, report, vec![])
+        .unwrap();
+    assert_eq!(store.list_cases().unwrap().len(), 1);
+    assert!(blob_path(&data(&dir), &id).exists());
+    let m = stage(&store, b"m");
+    assert!(matches!(
+        store.add_followup(&case.id, m, vec![], "2024-05-01T00:00"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_status(&case.id, Status::InReview, "yesterday"),
+        Err(StoreError::Invalid(_))
+    ));
+    // Only the one accepted report is left on disk.
+    assert_eq!(files_under(&data(&dir).join("blobs")).len(), 1);
+}
+
+#[test]
+fn a_forged_staged_blob_is_refused_and_a_referenced_blob_never_deleted() {
+    let (dir, store) = fresh();
+    let case = new_case(&store, 1, 0);
+    let report = store.objects_of_case(&case.id).unwrap().remove(0);
+
+    // Never staged: no such file.
+    let ghost = StagedBlob {
+        id: "0123456789abcdefghjkmnpqrs".into(),
+        size: 3,
+        sha256: [0; 32],
+    };
+    let err = store
+        .add_followup(&case.id, ghost, vec![], DAY)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+
+    // A "staged" blob that is really the case's report: refused, and the
+    // clean-up after the refusal must not delete the report's file.
+    let reused = StagedBlob {
+        id: report.blob.clone(),
+        size: report.size,
+        sha256: report.sha256,
+    };
+    let err = store
+        .add_followup(&case.id, reused, vec![], DAY)
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(blob_path(&data(&dir), &report.blob).exists());
+    assert_eq!(read_blob(&store, &report.blob), b"report 1");
+
+    // The same blob twice in one call.
+    let once = stage(&store, b"once");
+    let twice = StagedBlob {
+        id: once.id.clone(),
+        size: once.size,
+        sha256: once.sha256,
+    };
+    let err = store
+        .create_case(lookup(2), RECIPIENT, DAY, once, vec![twice])
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert_eq!(store.list_cases().unwrap().len(), 1);
+    assert_eq!(store.cursor().unwrap(), 1);
+}
+
+#[test]
+fn discarding_removes_a_staged_blob_but_refuses_a_referenced_one() {
+    let (dir, store) = fresh();
+    let staged = stage(&store, b"not needed after all");
+    let path = blob_path(&data(&dir), &staged.id);
+    assert!(path.exists());
+    store.discard_blob(staged).unwrap();
+    assert!(!path.exists());
+
+    let case = new_case(&store, 1, 0);
+    let report = store.objects_of_case(&case.id).unwrap().remove(0);
+    let forged = StagedBlob {
+        id: report.blob.clone(),
+        size: report.size,
+        sha256: report.sha256,
+    };
+    assert!(matches!(
+        store.discard_blob(forged),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(blob_path(&data(&dir), &report.blob).exists());
+}
+
+#[test]
+fn open_blob_refuses_ids_that_are_not_blob_ids() {
+    let (_dir, store) = fresh();
+    assert!(matches!(
+        store.open_blob("../WBS-STORE"),
+        Err(StoreError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.open_blob("0123456789abcdefghjkmnpqrs"),
+        Err(StoreError::NotFound)
+    ));
+}
+
+#[test]
+fn deleting_a_case_removes_its_records_index_objects_and_files_only() {
+    let (dir, store) = fresh();
+    let keep = new_case(&store, 1, 1);
+    let doomed = new_case(&store, 2, 2);
+    let m = stage(&store, b"follow-up");
+    store.add_followup(&doomed.id, m, vec![], LATER).unwrap();
+    let doomed_blobs: Vec<_> = store
+        .objects_of_case(&doomed.id)
+        .unwrap()
+        .into_iter()
+        .map(|o| o.blob)
+        .collect();
+    assert_eq!(doomed_blobs.len(), 4);
+    let cursor = store.cursor().unwrap();
+
+    store.delete_case(&doomed.id).unwrap();
+
+    assert_eq!(store.case(&doomed.id).unwrap(), None);
+    assert_eq!(store.case_by_lookup(&lookup(2)).unwrap(), None);
+    assert!(store.objects_of_case(&doomed.id).unwrap().is_empty());
+    assert!(store
+        .objects_since(0)
+        .unwrap()
+        .iter()
+        .all(|o| o.case_id == keep.id));
+    for blob in &doomed_blobs {
+        assert!(!blob_path(&data(&dir), blob).exists(), "{blob} left behind");
+    }
+    assert_eq!(store.list_cases().unwrap(), vec![keep.clone()]);
+    assert_eq!(store.objects_of_case(&keep.id).unwrap().len(), 2);
+    // The cursor never goes back, and the lookup can be used again.
+    assert_eq!(store.cursor().unwrap(), cursor);
+    let again = new_case(&store, 2, 0);
+    assert_eq!(again.first_seq, cursor + 1);
+
+    assert!(matches!(
+        store.delete_case(&doomed.id),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(store.delete_case(""), Err(StoreError::NotFound)));
+
+    // Nothing was left for the start-up sweep to find.
+    drop(store);
+    let store = SledStore::open(&data(&dir)).unwrap();
+    assert_eq!(store.recovered_leftovers(), 0);
+    assert!(store.missing_blobs().is_empty());
+    assert_eq!(store.list_cases().unwrap().len(), 2);
+}
+
+#[test]
+fn cases_are_listed_oldest_first_whatever_their_random_ids() {
+    let (_dir, store) = fresh();
+    let created: Vec<_> = (0..30).map(|n| new_case(&store, n, 0).id).collect();
+    let mut by_id = created.clone();
+    by_id.sort();
+    assert_ne!(by_id, created, "ids happened to be created in order");
+    let listed: Vec<_> = store
+        .list_cases()
+        .unwrap()
+        .into_iter()
+        .map(|c| c.id)
+        .collect();
+    assert_eq!(listed, created);
+}
+
+#[test]
+fn everything_survives_a_clean_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let (case, objects) = {
+        let store = SledStore::create_or_open(&data(&dir)).unwrap();
+        let case = new_case(&store, 1, 2);
+        store
+            .set_status(&case.id, Status::Investigating, LATER)
+            .unwrap();
+        (
+            store.case(&case.id).unwrap().unwrap(),
+            store.objects_since(0).unwrap(),
+        )
+    };
+    let store = SledStore::open(&data(&dir)).unwrap();
+    assert_eq!(store.recovered_leftovers(), 0);
+    assert_eq!(store.case_by_lookup(&lookup(1)).unwrap(), Some(case));
+    assert_eq!(store.objects_since(0).unwrap(), objects);
+    for o in &objects {
+        assert_eq!(read_blob(&store, &o.blob).len() as u64, o.size);
+    }
+}
