@@ -1,1 +1,168 @@
-//! placeholder
+//! The WBS server: an anonymous drop box that stores only opaque age files.
+//!
+//! Reporters' devices encrypt everything before it arrives; the server checks
+//! that each object is an age file for the right number of recipients,
+//! stores it durably, and answers with nothing secret. Investigators pull
+//! encrypted export bundles and push encrypted reply bundles through the desk
+//! routes.
+//!
+//! What it must never do: hold a private key, see plaintext or a receipt
+//! code, or record a reporter's IP address, user agent or exact time —
+//! not in storage, not in logs. No handler reads the peer address, and the
+//! connection loop drops it on accept.
+//!
+//! Tests start the real server on `127.0.0.1:0` with
+//! [`launch_with_tcp_listener`].
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+pub mod config;
+pub mod error;
+pub mod handlers;
+pub mod limits;
+pub mod pow;
+pub mod retention;
+pub mod routes;
+pub mod security;
+pub mod state;
+pub mod upload;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Semaphore};
+
+pub use config::Settings;
+use state::{AppState, SharedState};
+
+/// Opens storage and loads recipients: everything that can fail before the
+/// server starts listening.
+pub fn build_state(settings: Settings) -> Result<SharedState, String> {
+    settings.validate()?;
+    let (recipients, demo) = config::load_recipients(&settings.recipients)?;
+    let store = wbs_store::SledStore::create_or_open(&settings.data)
+        .map_err(|e| format!("cannot open storage in {}: {e}", settings.data.display()))?;
+    let leftovers = store.recovered_leftovers();
+    if leftovers > 0 {
+        tracing::info!("removed {leftovers} unreferenced files left by an interrupted write");
+    }
+    Ok(Arc::new(AppState::new(
+        settings,
+        Arc::new(store),
+        recipients,
+        demo,
+    )))
+}
+
+/// Serves `router` on `listener` until `shutdown` fires, then lets requests
+/// in flight finish (up to `grace`).
+async fn serve(
+    listener: TcpListener,
+    router: axum::Router,
+    app: SharedState,
+    mut shutdown: watch::Receiver<bool>,
+    grace: Duration,
+) {
+    let limits = &app.settings.limits;
+    let connections = Arc::new(Semaphore::new(limits.max_connections as usize));
+    let header_timeout = Duration::from_secs(limits.header_timeout_secs);
+    let graceful = GracefulShutdown::new();
+    let service = hyper_util::service::TowerToHyperService::new(router);
+    loop {
+        let permit = tokio::select! {
+            p = connections.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            _ = shutdown.changed() => break,
+        };
+        let accepted = tokio::select! {
+            a = listener.accept() => a,
+            _ = shutdown.changed() => break,
+        };
+        // The peer address is dropped here, unread: WBS never learns it.
+        let stream = match accepted {
+            Ok((stream, _)) => stream,
+            Err(e) => {
+                tracing::warn!("accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(header_timeout)
+            .max_buf_size(64 * 1024);
+        let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some connections were still open after {grace:?}; closing them");
+    }
+}
+
+/// Runs the server on already-bound listeners until `shutdown` completes.
+///
+/// `desk_listener`, when given, serves the investigator routes alone, and
+/// the main listener then serves only the reporter routes.
+pub async fn launch_with_tcp_listener(
+    app: SharedState,
+    listener: TcpListener,
+    desk_listener: Option<TcpListener>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    if app.demo_key {
+        tracing::warn!(
+            "DEMO KEY IN USE: reports are encrypted to keys/demo-inspectorate.pub, whose private key \
+             is public. Anyone can read them. Never use this configuration for real reports."
+        );
+    }
+    let (tx, rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = tx.send(true);
+    });
+    let retention = tokio::spawn(retention::run(app.clone(), rx.clone()));
+    let grace = Duration::from_secs(30);
+    let public = routes::public_router(&app);
+    let desk = routes::desk_router(&app);
+    match desk_listener {
+        Some(desk_listener) => {
+            let a = serve(
+                listener,
+                routes::finish(public, app.clone()),
+                app.clone(),
+                rx.clone(),
+                grace,
+            );
+            let b = serve(
+                desk_listener,
+                routes::finish(desk, app.clone()),
+                app.clone(),
+                rx.clone(),
+                grace,
+            );
+            tokio::join!(a, b);
+        }
+        None => {
+            let both = routes::finish(public.merge(desk), app.clone());
+            serve(listener, both, app.clone(), rx.clone(), grace).await;
+        }
+    }
+    retention.abort();
+    app.store
+        .flush()
+        .map_err(|e| format!("final flush failed: {e}"))?;
+    tracing::info!("stopped; storage flushed");
+    Ok(())
+}

@@ -1,0 +1,385 @@
+//! Server settings: defaults, then a TOML file, then environment variables,
+//! then command-line flags, each overriding the one before.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use wbs_protocol::api::{Category, Localized};
+
+/// Everything the server needs to run.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Settings {
+    /// Name shown to reporters.
+    pub organization: String,
+    /// Address for the reporter-facing routes (and the desk, unless `desk_listen` is set).
+    pub listen: SocketAddr,
+    /// Optional separate address for the investigator desk routes.
+    pub desk_listen: Option<SocketAddr>,
+    /// Data directory.
+    pub data: PathBuf,
+    /// A `.pub` file or a folder of them.
+    pub recipients: PathBuf,
+    /// `Onion-Location` header value (the onion address of this site).
+    pub onion_location: Option<String>,
+    /// Landing page introduction.
+    pub intro: Localized,
+    /// Report categories.
+    pub categories: Vec<CategorySetting>,
+    /// Size, rate and time limits.
+    pub limits: LimitSettings,
+    /// Proof-of-work.
+    pub pow: PowSettingsFile,
+    /// Retention of closed cases.
+    pub retention: RetentionSettings,
+}
+
+/// A category in the configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategorySetting {
+    /// Identifier.
+    pub id: String,
+    /// Indonesian label.
+    pub label_id: String,
+    /// English label.
+    pub label_en: String,
+}
+
+/// Limits. None of them ever keys on an IP address.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LimitSettings {
+    /// Largest single encrypted object, bytes.
+    pub max_object_bytes: u64,
+    /// Largest request body, bytes.
+    pub max_request_bytes: u64,
+    /// Most attachments per submission or follow-up.
+    pub max_attachments: u32,
+    /// Largest reply bundle accepted by the desk import, bytes.
+    pub max_import_bytes: u64,
+    /// Submissions accepted per minute, server-wide.
+    pub submissions_per_minute: u32,
+    /// Follow-ups accepted per minute, server-wide.
+    pub followups_per_minute: u32,
+    /// Status look-ups per second, server-wide.
+    pub status_per_second: u32,
+    /// Proof-of-work challenges per second, server-wide.
+    pub pow_per_second: u32,
+    /// Uploads (submissions and follow-ups) in progress at once.
+    pub max_concurrent_uploads: u32,
+    /// Open connections at once.
+    pub max_connections: u32,
+    /// Seconds a client may take to send its request headers.
+    pub header_timeout_secs: u64,
+    /// Seconds an upload may stay silent before it is dropped.
+    pub body_idle_timeout_secs: u64,
+    /// Seconds any non-upload request may take.
+    pub request_timeout_secs: u64,
+}
+
+/// Proof-of-work settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PowSettingsFile {
+    /// Leading zero bits; 0 turns proof-of-work off.
+    pub difficulty: u8,
+    /// Seconds a challenge stays valid.
+    pub ttl_secs: u64,
+}
+
+/// Retention settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionSettings {
+    /// Days after its last status change that a closed case is deleted; 0 keeps cases forever.
+    pub closed_case_days: u32,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            organization: "Inspektorat Daerah (demo)".into(),
+            listen: "127.0.0.1:8080".parse().expect("valid"),
+            desk_listen: None,
+            data: PathBuf::from("wbs-data"),
+            recipients: PathBuf::from("keys"),
+            onion_location: None,
+            intro: Localized {
+                id: "Laporkan dugaan korupsi, pungutan liar, penyalahgunaan wewenang atau \
+                     pelanggaran lain oleh aparatur pemerintah daerah. Laporan dienkripsi di \
+                     perangkat Anda sebelum dikirim; identitas Anda tidak pernah diminta."
+                    .into(),
+                en: "Report suspected corruption, illegal levies, abuse of power or other \
+                     misconduct by local government officials. Reports are encrypted on your \
+                     device before they are sent; you are never asked who you are."
+                    .into(),
+            },
+            categories: default_categories(),
+            limits: LimitSettings::default(),
+            pow: PowSettingsFile::default(),
+            retention: RetentionSettings::default(),
+        }
+    }
+}
+
+fn default_categories() -> Vec<CategorySetting> {
+    [
+        (
+            "corruption",
+            "Korupsi / gratifikasi",
+            "Corruption / gratification",
+        ),
+        ("illegal_levy", "Pungutan liar", "Illegal levies"),
+        ("procurement", "Pengadaan barang dan jasa", "Procurement"),
+        (
+            "abuse_of_power",
+            "Penyalahgunaan wewenang",
+            "Abuse of power",
+        ),
+        (
+            "conflict_of_interest",
+            "Benturan kepentingan",
+            "Conflict of interest",
+        ),
+        ("other", "Pelanggaran lainnya", "Other misconduct"),
+    ]
+    .into_iter()
+    .map(|(id, label_id, label_en)| CategorySetting {
+        id: id.into(),
+        label_id: label_id.into(),
+        label_en: label_en.into(),
+    })
+    .collect()
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        LimitSettings {
+            max_object_bytes: 512 << 20,
+            max_request_bytes: 2 << 30,
+            max_attachments: 20,
+            max_import_bytes: 64 << 20,
+            submissions_per_minute: 120,
+            followups_per_minute: 120,
+            status_per_second: 50,
+            pow_per_second: 50,
+            max_concurrent_uploads: 16,
+            max_connections: 512,
+            header_timeout_secs: 10,
+            body_idle_timeout_secs: 30,
+            request_timeout_secs: 30,
+        }
+    }
+}
+
+impl Default for PowSettingsFile {
+    fn default() -> Self {
+        PowSettingsFile {
+            difficulty: 16,
+            ttl_secs: 1800,
+        }
+    }
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        RetentionSettings {
+            closed_case_days: 365,
+        }
+    }
+}
+
+impl Settings {
+    /// The categories as the API shows them.
+    pub fn api_categories(&self) -> Vec<Category> {
+        self.categories
+            .iter()
+            .map(|c| Category {
+                id: c.id.clone(),
+                label: Localized {
+                    id: c.label_id.clone(),
+                    en: c.label_en.clone(),
+                },
+            })
+            .collect()
+    }
+
+    /// Reads a TOML file over the defaults.
+    pub fn from_file(path: &Path) -> Result<Settings, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read config {}: {e}", path.display()))?;
+        toml::from_str(&text).map_err(|e| format!("config {}: {e}", path.display()))
+    }
+
+    /// Applies `WBS_*` environment variables.
+    pub fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), String> {
+        fn parse<T: std::str::FromStr>(name: &str, v: String) -> Result<T, String> {
+            v.parse()
+                .map_err(|_| format!("environment variable {name} has an invalid value"))
+        }
+        if let Some(v) = get("WBS_LISTEN") {
+            self.listen = parse("WBS_LISTEN", v)?;
+        }
+        if let Some(v) = get("WBS_DESK_LISTEN") {
+            self.desk_listen = Some(parse("WBS_DESK_LISTEN", v)?);
+        }
+        if let Some(v) = get("WBS_DATA") {
+            self.data = PathBuf::from(v);
+        }
+        if let Some(v) = get("WBS_RECIPIENTS") {
+            self.recipients = PathBuf::from(v);
+        }
+        if let Some(v) = get("WBS_ORGANIZATION") {
+            self.organization = v;
+        }
+        if let Some(v) = get("WBS_POW_DIFFICULTY") {
+            self.pow.difficulty = parse("WBS_POW_DIFFICULTY", v)?;
+        }
+        if let Some(v) = get("WBS_ONION_LOCATION") {
+            self.onion_location = Some(v);
+        }
+        Ok(())
+    }
+
+    /// Checks values that would make the server misbehave.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.categories.is_empty() {
+            return Err("config: at least one category is needed".into());
+        }
+        if self.pow.difficulty > 32 {
+            return Err("config: pow.difficulty above 32 would lock every reporter out".into());
+        }
+        let l = &self.limits;
+        if l.max_object_bytes == 0 || l.max_request_bytes < l.max_object_bytes {
+            return Err(
+                "config: limits.max_request_bytes must be at least max_object_bytes".into(),
+            );
+        }
+        for (name, v) in [
+            ("submissions_per_minute", l.submissions_per_minute),
+            ("followups_per_minute", l.followups_per_minute),
+            ("status_per_second", l.status_per_second),
+            ("pow_per_second", l.pow_per_second),
+            ("max_concurrent_uploads", l.max_concurrent_uploads),
+            ("max_connections", l.max_connections),
+        ] {
+            if v == 0 {
+                return Err(format!("config: limits.{name} must be above 0"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads the inspectorate recipients: one `age1…` per `.pub` file (lines
+/// starting with `#` are comments); `path` is a file or a folder of them.
+/// Returns the recipients and whether the demo key is among them.
+pub fn load_recipients(path: &Path) -> Result<(Vec<age::x25519::Recipient>, bool), String> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let entries = std::fs::read_dir(path)
+            .map_err(|e| format!("cannot read recipients folder {}: {e}", path.display()))?;
+        for entry in entries {
+            let p = entry.map_err(|e| e.to_string())?.path();
+            if p.extension().is_some_and(|x| x == "pub") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut out = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    let mut demo = false;
+    for f in &files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| format!("cannot read recipient file {}: {e}", f.display()))?;
+        let lines: Vec<&str> = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+            .collect();
+        if lines.len() != 1 {
+            return Err(format!(
+                "{}: expected exactly one age recipient (age1…), found {}",
+                f.display(),
+                lines.len()
+            ));
+        }
+        let r = wbs_protocol::envelope::parse_recipient(lines[0])
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        if f.file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with("demo-"))
+            || text.contains("DEMO ONLY")
+        {
+            demo = true;
+        }
+        if seen.insert(r.to_string()) {
+            out.push(r);
+        }
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "no recipients found in {} (put the inspectorate's .pub files there)",
+            path.display()
+        ));
+    }
+    Ok((out, demo))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_env_and_defaults_layer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wbs.toml");
+        std::fs::write(
+            &p,
+            "organization = \"Inspektorat Kota X\"\n[pow]\ndifficulty = 10\n[limits]\nmax_attachments = 3\n",
+        )
+        .unwrap();
+        let mut s = Settings::from_file(&p).unwrap();
+        assert_eq!(s.organization, "Inspektorat Kota X");
+        assert_eq!(s.limits.max_attachments, 3);
+        assert_eq!(
+            s.limits.max_object_bytes,
+            LimitSettings::default().max_object_bytes
+        );
+        s.apply_env(|k| (k == "WBS_POW_DIFFICULTY").then(|| "0".to_string()))
+            .unwrap();
+        assert_eq!(s.pow.difficulty, 0);
+        assert!(s
+            .apply_env(|k| (k == "WBS_LISTEN").then(|| "nope".into()))
+            .is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wbs.toml");
+        std::fs::write(&p, "organisation = \"typo\"\n").unwrap();
+        assert!(Settings::from_file(&p).is_err());
+    }
+
+    #[test]
+    fn recipients_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let id = age::x25519::Identity::generate();
+        std::fs::write(
+            dir.path().join("a.pub"),
+            format!("# comment\n{}\n", id.to_public()),
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        let (r, demo) = load_recipients(dir.path()).unwrap();
+        assert_eq!(r.len(), 1);
+        assert!(!demo);
+        std::fs::write(dir.path().join("b.pub"), "age1garbage\n").unwrap();
+        assert!(load_recipients(dir.path()).is_err());
+    }
+}

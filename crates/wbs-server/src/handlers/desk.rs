@@ -1,0 +1,453 @@
+//! The investigator desk: list cases, export new material, import replies,
+//! set statuses. Every route needs a bearer token; every action is audited
+//! under the token's name.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::sync::atomic::Ordering;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use wbs_protocol::api::{
+    DeskCase, DeskCases, DeskStatusRequest, HistoryEntry, ImportResult, CURSOR_HEADER,
+};
+use wbs_protocol::bundle::{
+    is_valid_id, read_replies, CaseManifest, ExportManifest, ExportWriter, Limits, ManifestCase,
+    ObjectEntry, ObjectKind, EXPORT_FORMAT,
+};
+use wbs_store::{CaseRecord, ImportItem, ObjectRecord, Store};
+
+use super::ApiJson;
+use crate::error::ApiError;
+use crate::state::SharedState;
+use crate::upload::{receive_reader, ObjectRules};
+
+/// An authenticated investigator: the token's name.
+pub struct Investigator(pub String);
+
+impl FromRequestParts<SharedState> for Investigator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &SharedState) -> Result<Self, ApiError> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty() && t.len() <= 256)
+            .ok_or_else(ApiError::unauthorized)?;
+        // Tokens are looked up by their SHA-256: the comparison an attacker
+        // could time is between hashes they cannot steer.
+        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        let name = app
+            .with_store(move |s| Ok(s.token_name(&hash)?))
+            .await?
+            .ok_or_else(ApiError::unauthorized)?;
+        Ok(Investigator(name))
+    }
+}
+
+fn audit(store: &dyn Store, who: &str, action: &str, detail: &str) -> Result<(), ApiError> {
+    store.audit(who, action, detail)?;
+    tracing::info!(actor = who, action, detail, "desk action");
+    Ok(())
+}
+
+fn desk_case(c: &CaseRecord, last_export: u64, new_objects: u32) -> DeskCase {
+    DeskCase {
+        id: c.id.clone(),
+        received_on: c.received_on.clone(),
+        status: c.status,
+        objects: c.objects,
+        bytes: c.bytes,
+        new_objects: if c.last_seq > last_export {
+            new_objects
+        } else {
+            0
+        },
+    }
+}
+
+/// `GET /api/v1/desk/cases`.
+pub async fn get_cases(
+    State(app): State<SharedState>,
+    Investigator(who): Investigator,
+) -> Result<Json<DeskCases>, ApiError> {
+    let last_export = app.last_export.load(Ordering::Relaxed);
+    let (cases, cursor) = app
+        .with_store(move |s| {
+            let cases = s.list_cases()?;
+            let mut new: HashMap<String, u32> = HashMap::new();
+            for o in s.objects_since(last_export)? {
+                *new.entry(o.case_id).or_default() += 1;
+            }
+            let out: Vec<DeskCase> = cases
+                .iter()
+                .map(|c| desk_case(c, last_export, new.get(&c.id).copied().unwrap_or(0)))
+                .collect();
+            audit(s, &who, "list_cases", &format!("{} cases", out.len()))?;
+            Ok((out, s.cursor()?))
+        })
+        .await?;
+    Ok(Json(DeskCases {
+        cases,
+        cursor: cursor.to_string(),
+    }))
+}
+
+/// Query of `GET /api/v1/desk/export`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportQuery {
+    since: Option<String>,
+}
+
+fn kind_of(k: wbs_store::ObjectKind) -> ObjectKind {
+    match k {
+        wbs_store::ObjectKind::Report => ObjectKind::Report,
+        wbs_store::ObjectKind::Attachment { index } => ObjectKind::Attachment { index },
+        wbs_store::ObjectKind::Followup { n } => ObjectKind::Followup { n },
+        wbs_store::ObjectKind::FollowupAttachment { n, index } => {
+            ObjectKind::FollowupAttachment { n, index }
+        }
+        wbs_store::ObjectKind::Reply { n } => ObjectKind::Reply { n },
+    }
+}
+
+/// A `Write` that hands chunks to the response body.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+const CHANNEL_CHUNK: usize = 256 * 1024;
+
+impl Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHANNEL_CHUNK {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buf,
+            Vec::with_capacity(CHANNEL_CHUNK),
+        ));
+        self.tx
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "client went away"))
+    }
+}
+
+/// Reads a blob and fails at the end if its bytes no longer match the
+/// SHA-256 recorded when it was stored: damage on disk is never exported as
+/// if it were good.
+struct CheckedBlob {
+    file: std::fs::File,
+    hasher: Sha256,
+    expected: [u8; 32],
+    name: String,
+}
+
+impl Read for CheckedBlob {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.file.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let got: [u8; 32] = self.hasher.clone().finalize().into();
+            if got != self.expected {
+                tracing::error!(
+                    "stored object {} does not match its SHA-256: damaged on disk",
+                    self.name
+                );
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "stored object damaged",
+                ));
+            }
+        }
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+struct ExportPlan {
+    manifest: ExportManifest,
+    cases: Vec<(CaseManifest, Vec<ObjectRecord>)>,
+}
+
+fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<ExportPlan, ApiError> {
+    let objects = store.objects_since(since)?;
+    let cursor = objects.last().map_or(since, |o| o.seq).max(since);
+    let mut order: Vec<String> = Vec::new();
+    let mut by_case: HashMap<String, Vec<ObjectRecord>> = HashMap::new();
+    for o in objects {
+        if !by_case.contains_key(&o.case_id) {
+            order.push(o.case_id.clone());
+        }
+        by_case.entry(o.case_id.clone()).or_default().push(o);
+    }
+    let mut cases = Vec::with_capacity(order.len());
+    for id in order {
+        let objs = by_case.remove(&id).unwrap_or_default();
+        // A case deleted by retention after its objects were listed is skipped.
+        let Some(c) = store.case(&id)? else { continue };
+        let manifest = CaseManifest {
+            id: c.id.clone(),
+            received_on: c.received_on.clone(),
+            status: c.status,
+            history: c
+                .history
+                .iter()
+                .map(|(status, on)| HistoryEntry {
+                    status: *status,
+                    on: on.clone(),
+                })
+                .collect(),
+            reply_recipient: c.reply_recipient.clone(),
+            objects: objs
+                .iter()
+                .map(|o| {
+                    let kind = kind_of(o.kind);
+                    ObjectEntry {
+                        path: kind.path(),
+                        kind,
+                        size: o.size,
+                        sha256: wbs_protocol::hex(&o.sha256),
+                        on: o.on.clone(),
+                    }
+                })
+                .collect(),
+        };
+        cases.push((manifest, objs));
+    }
+    Ok(ExportPlan {
+        manifest: ExportManifest {
+            format: EXPORT_FORMAT.into(),
+            since: since.to_string(),
+            cursor: cursor.to_string(),
+            organization: app.settings.organization.clone(),
+            recipients: app.recipients.clone(),
+            cases: cases
+                .iter()
+                .map(|(c, o)| ManifestCase {
+                    id: c.id.clone(),
+                    objects: o.len() as u32,
+                })
+                .collect(),
+        },
+        cases,
+    })
+}
+
+fn write_export(store: &dyn Store, plan: ExportPlan, out: impl Write) -> Result<(), String> {
+    let mut w = ExportWriter::new(out, &plan.manifest).map_err(|e| e.to_string())?;
+    for (case, objects) in &plan.cases {
+        w.case(case).map_err(|e| e.to_string())?;
+        for (entry, record) in case.objects.iter().zip(objects) {
+            let file = store.open_blob(&record.blob).map_err(|e| e.to_string())?;
+            let blob = CheckedBlob {
+                file,
+                hasher: Sha256::new(),
+                expected: record.sha256,
+                name: format!("{} of case {}", entry.path, case.id),
+            };
+            w.object(&case.id, entry, blob).map_err(|e| e.to_string())?;
+        }
+    }
+    let mut inner = w.finish().map_err(|e| e.to_string())?;
+    inner.flush().map_err(|e| e.to_string())
+}
+
+/// `GET /api/v1/desk/export?since=CURSOR`: a tar export bundle, streamed.
+pub async fn get_export(
+    State(app): State<SharedState>,
+    Investigator(who): Investigator,
+    q: Result<Query<ExportQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let Query(q) = q.map_err(query_rejection)?;
+    let since = match q.since.as_deref() {
+        None | Some("") => 0,
+        Some(s) => s.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                "invalid_cursor",
+                "since must be a cursor from an earlier export",
+            )
+        })?,
+    };
+    let app2 = app.clone();
+    let plan = app
+        .with_store(move |s| {
+            let plan = plan_export(&app2, s, since)?;
+            audit(
+                s,
+                &who,
+                "export",
+                &format!(
+                    "since={} cursor={} cases={}",
+                    since,
+                    plan.manifest.cursor,
+                    plan.cases.len()
+                ),
+            )?;
+            Ok(plan)
+        })
+        .await?;
+    let cursor = plan.manifest.cursor.clone();
+    if let Ok(c) = cursor.parse::<u64>() {
+        app.last_export.fetch_max(c, Ordering::Relaxed);
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            tx: tx.clone(),
+            buf: Vec::with_capacity(CHANNEL_CHUNK),
+        };
+        if let Err(e) = write_export(store.as_ref(), plan, &mut writer) {
+            tracing::error!("export aborted: {e}");
+            let _ = tx.blocking_send(Err(std::io::Error::other("export aborted")));
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let mut resp = Body::from_stream(stream).into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/x-tar"),
+    );
+    h.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_static("attachment; filename=\"wbs-export.tar\""),
+    );
+    h.insert(
+        CURSOR_HEADER,
+        HeaderValue::from_str(&cursor).map_err(ApiError::internal)?,
+    );
+    Ok(resp)
+}
+
+/// `POST /api/v1/desk/import`: a reply bundle, applied all or nothing.
+pub async fn post_import(
+    State(app): State<SharedState>,
+    Investigator(who): Investigator,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Result<Json<ImportResult>, ApiError> {
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::too_large("the reply bundle is larger than the server accepts")
+        } else {
+            ApiError::bad_request("bad_body", e.body_text())
+        }
+    })?;
+    let rules = ObjectRules {
+        recipients: app.recipients.len() + 1,
+        max_bytes: Limits::REPLIES.max_entry_bytes,
+        idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
+    };
+    let (applied, skipped) = app
+        .with_store(move |s| {
+            let mut staged: Vec<(String, wbs_store::StagedBlob)> = Vec::new();
+            let result = (|| {
+                let manifest = read_replies(
+                    &body[..],
+                    &Limits::REPLIES,
+                    |m| {
+                        for item in &m.items {
+                            let known = s
+                                .case(&item.case_id)
+                                .map_err(|e| {
+                                    wbs_protocol::bundle::BundleError::Visitor(e.to_string())
+                                })?
+                                .is_some();
+                            if !known {
+                                return Err(wbs_protocol::bundle::BundleError::Manifest(format!(
+                                    "unknown case {:?}",
+                                    item.case_id
+                                )));
+                            }
+                        }
+                        Ok(())
+                    },
+                    |item, data| {
+                        let blob = receive_reader(s, data, rules, &item.reply_path())
+                            .map_err(|e| wbs_protocol::bundle::BundleError::Visitor(e.message))?;
+                        staged.push((item.id.clone(), blob));
+                        Ok(())
+                    },
+                )
+                .map_err(|e| ApiError::unprocessable("invalid_bundle", e.to_string()))?;
+                let mut blobs: HashMap<String, wbs_store::StagedBlob> = staged.drain(..).collect();
+                let items: Vec<ImportItem> = manifest
+                    .items
+                    .iter()
+                    .map(|i| ImportItem {
+                        item_id: i.id.clone(),
+                        case_id: i.case_id.clone(),
+                        status: i.status,
+                        reply: blobs.remove(&i.id).map(|b| (i.id.clone(), b)),
+                    })
+                    .collect();
+                let today = wbs_protocol::date::today_utc();
+                // The store owns the staged replies now: it removes them if
+                // the commit fails, and those of items applied before.
+                let (applied, skipped) = s.apply_import(items, &today)?;
+                audit(
+                    s,
+                    &who,
+                    "import",
+                    &format!("applied={applied} skipped={skipped}"),
+                )?;
+                Ok((applied, skipped))
+            })();
+            for (_, b) in staged {
+                let _ = s.discard_blob(b);
+            }
+            result
+        })
+        .await?;
+    Ok(Json(ImportResult { applied, skipped }))
+}
+
+/// `POST /api/v1/desk/cases/{id}/status`.
+pub async fn post_case_status(
+    State(app): State<SharedState>,
+    Investigator(who): Investigator,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<DeskStatusRequest>,
+) -> Result<StatusCode, ApiError> {
+    if !is_valid_id(&id) {
+        return Err(ApiError::not_found());
+    }
+    app.with_store(move |s| {
+        if s.case(&id)?.is_none() {
+            return Err(ApiError::not_found());
+        }
+        let today = wbs_protocol::date::today_utc();
+        s.set_status(&id, req.status, &today)?;
+        audit(
+            s,
+            &who,
+            "set_status",
+            &format!("case={id} status={}", req.status),
+        )
+    })
+    .await?;
+    Ok(StatusCode::OK)
+}
+
+/// Lets the desk answer the query rejection with our JSON error.
+pub fn query_rejection(e: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::bad_request("bad_query", e.body_text())
+}

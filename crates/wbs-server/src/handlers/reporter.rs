@@ -1,0 +1,310 @@
+//! The reporter's routes: config, proof-of-work, submissions, status,
+//! follow-ups. None of them looks at the client's address or headers, and
+//! none of them logs anything about a request.
+
+use std::sync::Arc;
+
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{Multipart, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use tokio::sync::OwnedSemaphorePermit;
+use wbs_protocol::api::{
+    FollowupMeta, FollowupReceipt, HistoryEntry, PowChallenge, PowSolution, ReplyItem,
+    StatusRequest, StatusResponse, SubmissionMeta, SubmissionReceipt, PART_ATTACHMENT,
+    PART_MESSAGE, PART_META, PART_REPORT,
+};
+use wbs_protocol::LookupKey;
+use wbs_store::{CaseRecord, StagedBlob, Store};
+
+use super::{parse_meta, ApiJson};
+use crate::error::ApiError;
+use crate::pow::now_secs;
+use crate::state::SharedState;
+use crate::upload::{multipart_error, receive_field, ObjectRules};
+
+/// Largest `meta` part.
+const MAX_META_BYTES: usize = 16 * 1024;
+
+/// `GET /api/v1/config`.
+pub async fn get_config(State(app): State<SharedState>) -> Json<wbs_protocol::api::ConfigResponse> {
+    Json(app.config.clone())
+}
+
+/// `GET /api/v1/pow`.
+pub async fn get_pow(State(app): State<SharedState>) -> Result<Json<PowChallenge>, ApiError> {
+    if !app.rates.pow.try_take() {
+        return Err(ApiError::busy());
+    }
+    Ok(Json(app.pow.issue(now_secs())))
+}
+
+fn lookup_hash(lookup: &str) -> Result<[u8; 32], ApiError> {
+    LookupKey::from_base64url(lookup)
+        .map(|k| k.hash())
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "invalid_lookup",
+                "lookup must be 32 bytes, base64url without padding",
+            )
+        })
+}
+
+fn upload_slot(app: &SharedState) -> Result<OwnedSemaphorePermit, ApiError> {
+    app.uploads
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy())
+}
+
+async fn check_and_spend_pow(app: &SharedState, pow: Option<&PowSolution>) -> Result<(), ApiError> {
+    let now = now_secs();
+    if let Some(v) = app.pow.verify(pow, now)? {
+        let fresh = app
+            .with_store(move |s| Ok(s.spend_pow(v.id, v.expires_at, now)?))
+            .await?;
+        if !fresh {
+            return Err(ApiError::bad_request(
+                "pow_replayed",
+                "this proof-of-work challenge was already used: fetch a new one",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reads the next field's bytes as a small document.
+async fn read_meta(multipart: &mut Multipart) -> Result<Vec<u8>, ApiError> {
+    let mut field = multipart
+        .next_field()
+        .await
+        .map_err(multipart_error)?
+        .ok_or_else(|| ApiError::bad_request("missing_part", "the meta part is missing"))?;
+    if field.name() != Some(PART_META) {
+        return Err(ApiError::bad_request(
+            "missing_part",
+            "the first part must be meta",
+        ));
+    }
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        out.extend_from_slice(&chunk);
+        if out.len() > MAX_META_BYTES {
+            return Err(ApiError::too_large("the meta part is too large"));
+        }
+    }
+    Ok(out)
+}
+
+/// Staged blobs of one request; discarded unless the request commits.
+struct Staged {
+    store: Arc<dyn Store>,
+    blobs: Vec<StagedBlob>,
+}
+
+impl Staged {
+    fn take(&mut self) -> Vec<StagedBlob> {
+        std::mem::take(&mut self.blobs)
+    }
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let blobs = std::mem::take(&mut self.blobs);
+        if blobs.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        // Removing files is blocking work; a crash before it runs leaves
+        // unreferenced blobs, which the store removes at the next start.
+        tokio::task::spawn_blocking(move || {
+            for b in blobs {
+                if let Err(e) = store.discard_blob(b) {
+                    tracing::warn!("could not remove a discarded upload: {e}");
+                }
+            }
+        });
+    }
+}
+
+/// Receives the main part and the attachments that follow it.
+async fn receive_objects(
+    app: &SharedState,
+    multipart: &mut Multipart,
+    main_part: &'static str,
+) -> Result<Staged, ApiError> {
+    let rules = ObjectRules {
+        recipients: app.recipients.len(),
+        max_bytes: app.settings.limits.max_object_bytes,
+        idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
+    };
+    let mut staged = Staged {
+        store: app.store.clone(),
+        blobs: Vec::new(),
+    };
+    let mut attachments = 0u32;
+    while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
+        let name = field.name().unwrap_or_default().to_string();
+        let label = if staged.blobs.is_empty() {
+            if name != main_part {
+                return Err(ApiError::bad_request(
+                    "missing_part",
+                    format!("the part after meta must be {main_part}"),
+                ));
+            }
+            main_part.to_string()
+        } else {
+            if name != PART_ATTACHMENT {
+                return Err(ApiError::bad_request(
+                    "unexpected_part",
+                    "only attachment parts may follow",
+                ));
+            }
+            attachments += 1;
+            if attachments > app.settings.limits.max_attachments {
+                return Err(ApiError::too_large(format!(
+                    "at most {} attachments are accepted",
+                    app.settings.limits.max_attachments
+                )));
+            }
+            format!("attachment {attachments}")
+        };
+        let blob = receive_field(&app.store, &mut field, rules, &label).await?;
+        staged.blobs.push(blob);
+    }
+    if staged.blobs.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_part",
+            format!("the {main_part} part is missing"),
+        ));
+    }
+    Ok(staged)
+}
+
+fn multipart_or_error(m: Result<Multipart, MultipartRejection>) -> Result<Multipart, ApiError> {
+    m.map_err(|e| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            format!("expected a multipart/form-data body: {}", e.body_text()),
+        )
+    })
+}
+
+/// `POST /api/v1/submissions`.
+pub async fn post_submission(
+    State(app): State<SharedState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<SubmissionReceipt>), ApiError> {
+    let mut multipart = multipart_or_error(multipart)?;
+    if !app.rates.submissions.try_take() {
+        return Err(ApiError::busy());
+    }
+    let _slot = upload_slot(&app)?;
+    let meta: SubmissionMeta = parse_meta(&read_meta(&mut multipart).await?)?;
+    let hash = lookup_hash(&meta.lookup)?;
+    let reply_recipient = wbs_protocol::envelope::parse_recipient(&meta.reply_recipient)
+        .map_err(|_| {
+            ApiError::unprocessable(
+                "invalid_recipient",
+                "reply_recipient is not an age X25519 recipient",
+            )
+        })?
+        .to_string();
+    if app
+        .with_store(move |s| Ok(s.case_by_lookup(&hash)?.is_some()))
+        .await?
+    {
+        return Err(wbs_store::StoreError::LookupExists.into());
+    }
+    check_and_spend_pow(&app, meta.pow.as_ref()).await?;
+    let mut staged = receive_objects(&app, &mut multipart, PART_REPORT).await?;
+    let mut blobs = staged.take();
+    let report = blobs.remove(0);
+    let received_on = wbs_protocol::date::today_utc();
+    let on = received_on.clone();
+    // From here the store owns the staged blobs: it removes them itself if
+    // the commit fails.
+    app.with_store(move |s| Ok(s.create_case(hash, &reply_recipient, &on, report, blobs)?))
+        .await?;
+    Ok((StatusCode::CREATED, Json(SubmissionReceipt { received_on })))
+}
+
+/// Finds the case for a lookup key; every miss is the same 404.
+async fn case_for(app: &SharedState, lookup: &str) -> Result<CaseRecord, ApiError> {
+    // A malformed key is a miss like any other, so probing learns nothing.
+    let hash = LookupKey::from_base64url(lookup).map(|k| k.hash());
+    let found = app
+        .with_store(move |s| match hash {
+            Some(h) => Ok(s.case_by_lookup(&h)?),
+            None => Ok(None),
+        })
+        .await?;
+    found.ok_or_else(ApiError::not_found)
+}
+
+/// `POST /api/v1/status`.
+pub async fn post_status(
+    State(app): State<SharedState>,
+    ApiJson(req): ApiJson<StatusRequest>,
+) -> Result<Json<StatusResponse>, ApiError> {
+    if !app.rates.status.try_take() {
+        return Err(ApiError::busy());
+    }
+    let case = case_for(&app, &req.lookup).await?;
+    let replies = case.replies.clone();
+    let replies = app
+        .with_store(move |s| {
+            let mut out = Vec::with_capacity(replies.len());
+            for r in replies {
+                let mut bytes = Vec::with_capacity(r.size as usize);
+                std::io::Read::read_to_end(&mut s.open_blob(&r.blob)?, &mut bytes)
+                    .map_err(|e| ApiError::from(wbs_store::StoreError::from(e)))?;
+                out.push(ReplyItem {
+                    id: r.id,
+                    on: r.on,
+                    age: base64::engine::general_purpose::STANDARD.encode(bytes),
+                });
+            }
+            Ok(out)
+        })
+        .await?;
+    Ok(Json(StatusResponse {
+        status: case.status,
+        received_on: case.received_on,
+        history: case
+            .history
+            .into_iter()
+            .map(|(status, on)| HistoryEntry { status, on })
+            .collect(),
+        replies,
+        followups: case.followups,
+    }))
+}
+
+/// `POST /api/v1/followups`.
+pub async fn post_followup(
+    State(app): State<SharedState>,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<(StatusCode, Json<FollowupReceipt>), ApiError> {
+    let mut multipart = multipart_or_error(multipart)?;
+    if !app.rates.followups.try_take() {
+        return Err(ApiError::busy());
+    }
+    let _slot = upload_slot(&app)?;
+    let meta: FollowupMeta = parse_meta(&read_meta(&mut multipart).await?)?;
+    let case = case_for(&app, &meta.lookup).await?;
+    check_and_spend_pow(&app, meta.pow.as_ref()).await?;
+    let mut staged = receive_objects(&app, &mut multipart, PART_MESSAGE).await?;
+    let mut blobs = staged.take();
+    let message = blobs.remove(0);
+    let on = wbs_protocol::date::today_utc();
+    let day = on.clone();
+    app.with_store(move |s| Ok(s.add_followup(&case.id, message, blobs, &day)?))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(FollowupReceipt { received_on: on }),
+    ))
+}

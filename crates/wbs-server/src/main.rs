@@ -1,0 +1,228 @@
+//! `wbs-server`: runs the drop box, and manages investigator tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use base64::Engine;
+use clap::{Parser, Subcommand};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use wbs_server::Settings;
+use wbs_store::{SledStore, Store};
+use zeroize::Zeroizing;
+
+#[derive(Parser)]
+#[command(
+    name = "wbs-server",
+    version,
+    about = "WBS: the anonymous whistleblowing drop box server"
+)]
+struct Cli {
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE", global = true)]
+    config: Option<PathBuf>,
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Separate address for the investigator desk routes.
+    #[arg(long, value_name = "ADDR")]
+    desk_listen: Option<std::net::SocketAddr>,
+    /// Data directory [default: ./wbs-data].
+    #[arg(long, value_name = "DIR", global = true)]
+    data: Option<PathBuf>,
+    /// A .pub recipient file or a folder of them [default: keys/].
+    #[arg(long, value_name = "PATH")]
+    recipients: Option<PathBuf>,
+    /// Proof-of-work difficulty in bits; 0 turns it off.
+    #[arg(long, value_name = "BITS")]
+    pow_difficulty: Option<u8>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Manage investigator tokens (stop the server first: storage is locked while it runs).
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenAction {
+    /// Create a token; it is printed once and only its hash is stored.
+    Add {
+        /// A name for the investigator or desk (shown in the audit log).
+        name: String,
+    },
+    /// List token names.
+    List,
+    /// Revoke a token by name.
+    Revoke {
+        /// The token's name.
+        name: String,
+    },
+}
+
+fn settings(cli: &Cli) -> Result<Settings, String> {
+    let mut s = match &cli.config {
+        Some(path) => Settings::from_file(path)?,
+        None => Settings::default(),
+    };
+    s.apply_env(|k| std::env::var(k).ok())?;
+    if let Some(v) = cli.listen {
+        s.listen = v;
+    }
+    if let Some(v) = cli.desk_listen {
+        s.desk_listen = Some(v);
+    }
+    if let Some(v) = &cli.data {
+        s.data = v.clone();
+    }
+    if let Some(v) = &cli.recipients {
+        s.recipients = v.clone();
+    }
+    if let Some(v) = cli.pow_difficulty {
+        s.pow.difficulty = v;
+    }
+    Ok(s)
+}
+
+fn valid_token_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
+}
+
+fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String> {
+    let store = SledStore::create_or_open(&settings.data).map_err(|e| {
+        format!(
+            "cannot open storage in {} ({e}); if wbs-server is running, stop it first",
+            settings.data.display()
+        )
+    })?;
+    match action {
+        TokenAction::Add { name } => {
+            if !valid_token_name(name) {
+                return Err("a token name is 1-64 characters of letters, digits, - _ . @".into());
+            }
+            let mut raw = Zeroizing::new([0u8; 32]);
+            rand::rngs::OsRng.fill_bytes(&mut raw[..]);
+            let token = Zeroizing::new(format!(
+                "wbs_{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw[..])
+            ));
+            let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+            store.add_token(name, hash).map_err(|e| e.to_string())?;
+            store
+                .audit("operator", "token_add", name)
+                .map_err(|e| e.to_string())?;
+            store.flush().map_err(|e| e.to_string())?;
+            eprintln!("Token for {name:?} created. It is shown only this once: store it in a file readable only by the investigator.");
+            println!("{}", token.as_str());
+        }
+        TokenAction::List => {
+            for t in store.list_tokens().map_err(|e| e.to_string())? {
+                println!("{}\tcreated {}", t.name, t.created_on);
+            }
+        }
+        TokenAction::Revoke { name } => {
+            store.revoke_token(name).map_err(|e| match e {
+                wbs_store::StoreError::NotFound => format!("no token named {name:?}"),
+                other => other.to_string(),
+            })?;
+            store
+                .audit("operator", "token_revoke", name)
+                .map_err(|e| e.to_string())?;
+            store.flush().map_err(|e| e.to_string())?;
+            eprintln!("Token {name:?} revoked.");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn run_server(settings: Settings) -> Result<(), String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    runtime.block_on(async move {
+        let listen = settings.listen;
+        let desk_listen = settings.desk_listen;
+        let app = wbs_server::build_state(settings)?;
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+        let desk = match desk_listen {
+            Some(addr) => Some(
+                tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| format!("cannot listen on {addr}: {e}"))?,
+            ),
+            None => None,
+        };
+        tracing::info!(
+            "WBS serving {} on http://{}{}",
+            app.settings.organization,
+            listener.local_addr().map_err(|e| e.to_string())?,
+            match &desk {
+                Some(d) => format!(
+                    " (desk on http://{})",
+                    d.local_addr().map(|a| a.to_string()).unwrap_or_default()
+                ),
+                None => String::new(),
+            }
+        );
+        tracing::info!(
+            "{} recipient(s); proof-of-work {} bits; data in {}",
+            app.recipients.len(),
+            app.settings.pow.difficulty,
+            app.settings.data.display()
+        );
+        wbs_server::launch_with_tcp_listener(app, listener, desk, shutdown_signal()).await
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .without_time()
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("WBS_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let result = settings(&cli).and_then(|s| match &cli.command {
+        Some(Command::Token { action }) => token_command(&s, action),
+        None => run_server(s),
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("wbs-server: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

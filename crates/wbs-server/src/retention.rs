@@ -1,0 +1,73 @@
+//! Retention: closed cases are deleted, blobs included, a configurable
+//! number of days after their last status change. Every deletion is audited.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use wbs_store::Store;
+
+use crate::state::SharedState;
+
+/// Deletes closed cases whose last status change is `days` or more days
+/// before `today` (days since the epoch). Returns the deleted case ids.
+pub fn sweep(
+    store: &dyn Store,
+    days: u32,
+    today: i64,
+) -> Result<Vec<String>, wbs_store::StoreError> {
+    let mut deleted = Vec::new();
+    if days == 0 {
+        return Ok(deleted);
+    }
+    for case in store.list_cases()? {
+        if !case.status.is_closed() {
+            continue;
+        }
+        let last = case
+            .history
+            .last()
+            .and_then(|(_, on)| wbs_protocol::date::unix_days_from_date(on))
+            .unwrap_or(today);
+        if today - last >= i64::from(days) {
+            store.delete_case(&case.id)?;
+            store.audit(
+                "retention",
+                "delete_case",
+                &format!(
+                    "case={} status={} closed_on={}",
+                    case.id,
+                    case.status,
+                    wbs_protocol::date::date_from_unix_days(last)
+                ),
+            )?;
+            deleted.push(case.id);
+        }
+    }
+    Ok(deleted)
+}
+
+/// Sweeps once at start and then every hour, until shutdown.
+pub async fn run(app: SharedState, mut shutdown: watch::Receiver<bool>) {
+    let days = app.settings.retention.closed_case_days;
+    if days == 0 {
+        return;
+    }
+    loop {
+        let store = app.store.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            sweep(store.as_ref(), days, wbs_protocol::date::today_days())
+        })
+        .await;
+        match result {
+            Ok(Ok(deleted)) if !deleted.is_empty() => {
+                tracing::info!("retention: deleted {} closed cases", deleted.len())
+            }
+            Ok(Err(e)) => tracing::error!("retention sweep failed: {e}"),
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(3600)) => {}
+            _ = shutdown.changed() => return,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Every route in one table.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::error::ApiError;
+use crate::handlers::{desk, pages, reporter};
+use crate::state::SharedState;
+
+/// Largest JSON body on the plain JSON routes.
+const MAX_JSON_BODY: usize = 64 * 1024;
+
+/// The reporter-facing routes: pages, config, proof-of-work, submissions,
+/// status, follow-ups, health.
+pub fn public_router(app: &SharedState) -> Router<SharedState> {
+    let limits = &app.settings.limits;
+    let timeout = Duration::from_secs(limits.request_timeout_secs);
+    let uploads = Router::new()
+        .route("/api/v1/submissions", post(reporter::post_submission))
+        .route("/api/v1/followups", post(reporter::post_followup))
+        .layer(DefaultBodyLimit::max(
+            limits.max_request_bytes.min(usize::MAX as u64) as usize,
+        ));
+    let quick = Router::new()
+        .route("/", get(pages::index))
+        .route("/report", get(pages::report))
+        .route("/status", get(pages::status))
+        .route("/assets/{name}", get(pages::file))
+        .route("/healthz", get(pages::healthz))
+        .route("/api/v1/config", get(reporter::get_config))
+        .route("/api/v1/pow", get(reporter::get_pow))
+        .route("/api/v1/status", post(reporter::post_status))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    Router::new().merge(uploads).merge(quick)
+}
+
+/// The investigator desk routes.
+pub fn desk_router(app: &SharedState) -> Router<SharedState> {
+    let limits = &app.settings.limits;
+    let timeout = Duration::from_secs(limits.request_timeout_secs);
+    Router::new()
+        .route("/api/v1/desk/cases", get(desk::get_cases))
+        .route("/api/v1/desk/export", get(desk::get_export))
+        .route(
+            "/api/v1/desk/import",
+            post(desk::post_import).layer(DefaultBodyLimit::max(limits.max_import_bytes as usize)),
+        )
+        .route(
+            "/api/v1/desk/cases/{id}/status",
+            post(desk::post_case_status).layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
+        )
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
+}
+
+async fn fallback() -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such page or endpoint",
+    )
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "method not allowed here",
+    )
+}
+
+/// Finishes a router: JSON answers for unknown paths and methods, the
+/// shared state, and the security headers on everything.
+pub fn finish(router: Router<SharedState>, app: SharedState) -> Router {
+    router
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            crate::security::headers,
+        ))
+        .with_state(app)
+}

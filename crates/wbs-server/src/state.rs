@@ -1,0 +1,91 @@
+//! The state every handler shares.
+
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+use tokio::sync::Semaphore;
+use wbs_protocol::api::{ConfigResponse, Limits, PowSettings, StatusLabel};
+use wbs_protocol::Status;
+use wbs_store::Store;
+
+use crate::config::Settings;
+use crate::error::ApiError;
+use crate::limits::RateLimits;
+use crate::pow::PowIssuer;
+
+/// Shared by all handlers.
+pub struct AppState {
+    /// The settings the server started with.
+    pub settings: Settings,
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// The inspectorate recipients, as `age1…` strings.
+    pub recipients: Vec<String>,
+    /// Whether the demo key is among them.
+    pub demo_key: bool,
+    /// Proof-of-work.
+    pub pow: PowIssuer,
+    /// Server-wide rate limits.
+    pub rates: RateLimits,
+    /// Upload slots.
+    pub uploads: Arc<Semaphore>,
+    /// The config answer, computed once.
+    pub config: ConfigResponse,
+    /// The cursor of the desk's last export, for "what is new".
+    pub last_export: AtomicU64,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        settings: Settings,
+        store: Arc<dyn Store>,
+        recipients: Vec<age::x25519::Recipient>,
+        demo_key: bool,
+    ) -> Self {
+        let recipients: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
+        let l = &settings.limits;
+        let config = ConfigResponse {
+            organization: settings.organization.clone(),
+            recipients: recipients.clone(),
+            categories: settings.api_categories(),
+            intro: settings.intro.clone(),
+            limits: Limits {
+                max_object_bytes: l.max_object_bytes,
+                max_request_bytes: l.max_request_bytes,
+                max_attachments: l.max_attachments,
+            },
+            pow: PowSettings {
+                difficulty: settings.pow.difficulty,
+            },
+            statuses: Status::ALL.iter().map(|s| StatusLabel::of(*s)).collect(),
+        };
+        AppState {
+            pow: PowIssuer::new(settings.pow.difficulty, settings.pow.ttl_secs),
+            rates: RateLimits::new(&settings.limits),
+            uploads: Arc::new(Semaphore::new(
+                settings.limits.max_concurrent_uploads as usize,
+            )),
+            last_export: AtomicU64::new(0),
+            settings,
+            store,
+            recipients,
+            demo_key,
+            config,
+        }
+    }
+
+    /// Runs a storage call on the blocking pool.
+    pub async fn with_store<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, ApiError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(ApiError::internal)?
+    }
+}
+
+/// The state as handlers receive it.
+pub type SharedState = Arc<AppState>;

@@ -1,0 +1,184 @@
+//! Streaming uploads into blob storage, with the age header check applied
+//! as the first bytes arrive. No object is ever held whole in memory.
+
+use std::io::{Read, Write};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::multipart::{Field, MultipartError};
+use axum::http::StatusCode;
+use wbs_protocol::header::{
+    check_header, payload_len_is_valid, HeaderCheck, HeaderError, MAX_HEADER_LEN,
+};
+use wbs_store::{BlobSink, StagedBlob, Store};
+
+use crate::error::ApiError;
+
+/// Bytes gathered before each hand-over to the blocking writer.
+const WRITE_BATCH: usize = 256 * 1024;
+
+/// What an object must look like.
+#[derive(Debug, Clone, Copy)]
+pub struct ObjectRules {
+    /// X25519 stanzas required.
+    pub recipients: usize,
+    /// Largest object.
+    pub max_bytes: u64,
+    /// Longest silence from the client.
+    pub idle: Duration,
+}
+
+/// Tracks the header check and size while bytes stream through.
+struct Checker {
+    rules: ObjectRules,
+    prefix: Vec<u8>,
+    header_len: Option<usize>,
+    total: u64,
+}
+
+impl Checker {
+    fn new(rules: ObjectRules) -> Self {
+        Checker {
+            rules,
+            prefix: Vec::new(),
+            header_len: None,
+            total: 0,
+        }
+    }
+
+    fn feed(&mut self, chunk: &[u8], part: &str) -> Result<(), ApiError> {
+        self.total += chunk.len() as u64;
+        if self.total > self.rules.max_bytes {
+            return Err(ApiError::too_large(format!(
+                "{part} is larger than the limit of {} bytes",
+                self.rules.max_bytes
+            )));
+        }
+        if self.header_len.is_none() {
+            let room = (MAX_HEADER_LEN + 1).saturating_sub(self.prefix.len());
+            self.prefix
+                .extend_from_slice(&chunk[..chunk.len().min(room)]);
+            match check_header(&self.prefix, self.rules.recipients) {
+                Ok(HeaderCheck::Complete { header_len }) => {
+                    self.header_len = Some(header_len);
+                    self.prefix = Vec::new();
+                }
+                Ok(HeaderCheck::NeedMore) => {}
+                Err(e) => return Err(header_error(part, e)),
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(&self, part: &str) -> Result<(), ApiError> {
+        let header_len = self
+            .header_len
+            .ok_or_else(|| header_error(part, HeaderError::Malformed("truncated header")))?;
+        if !payload_len_is_valid(self.total - header_len as u64) {
+            return Err(header_error(part, HeaderError::Payload));
+        }
+        Ok(())
+    }
+}
+
+fn header_error(part: &str, e: HeaderError) -> ApiError {
+    ApiError::unprocessable("invalid_object", format!("{part}: {e}"))
+}
+
+/// Maps a multipart error: the body limit becomes 413, the rest 400.
+pub fn multipart_error(e: MultipartError) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::too_large("the request is larger than the server accepts")
+    } else {
+        ApiError::bad_request(
+            "malformed_multipart",
+            format!("malformed multipart body: {}", e.body_text()),
+        )
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+/// Streams one multipart field into a staged blob, checking it on the way.
+pub async fn receive_field(
+    store: &Arc<dyn Store>,
+    field: &mut Field<'_>,
+    rules: ObjectRules,
+    part: &str,
+) -> Result<StagedBlob, ApiError> {
+    let s = store.clone();
+    let mut sink: BlobSink = blocking(move || s.blob_sink().map_err(ApiError::from)).await?;
+    let mut checker = Checker::new(rules);
+    let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
+    loop {
+        let chunk = match tokio::time::timeout(rules.idle, field.chunk()).await {
+            Err(_) => {
+                return Err(ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the upload stalled; nothing was stored",
+                ))
+            }
+            Ok(Err(e)) => return Err(multipart_error(e)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(c))) => c,
+        };
+        checker.feed(&chunk, part)?;
+        batch.extend_from_slice(&chunk);
+        if batch.len() >= WRITE_BATCH {
+            let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
+            sink = blocking(move || {
+                sink.write_all(&full).map_err(io_error)?;
+                Ok(sink)
+            })
+            .await?;
+        }
+    }
+    checker.finish(part)?;
+    blocking(move || {
+        sink.write_all(&batch).map_err(io_error)?;
+        sink.finish().map_err(ApiError::from)
+    })
+    .await
+}
+
+/// The same, from a blocking reader (reply bundles on import).
+pub fn receive_reader(
+    store: &dyn Store,
+    reader: &mut dyn Read,
+    rules: ObjectRules,
+    part: &str,
+) -> Result<StagedBlob, ApiError> {
+    let mut sink = store.blob_sink()?;
+    let mut checker = Checker::new(rules);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = reader.read(&mut buf).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::InvalidData {
+                ApiError::unprocessable(
+                    "hash_mismatch",
+                    format!("{part} does not match its SHA-256"),
+                )
+            } else {
+                ApiError::bad_request("malformed_bundle", format!("{part}: {e}"))
+            }
+        })?;
+        if n == 0 {
+            break;
+        }
+        checker.feed(&buf[..n], part)?;
+        sink.write_all(&buf[..n]).map_err(io_error)?;
+    }
+    checker.finish(part)?;
+    Ok(sink.finish()?)
+}
+
+fn io_error(e: std::io::Error) -> ApiError {
+    ApiError::from(wbs_store::StoreError::from(e))
+}

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Runs every check WBS has: the one command behind README's "run the tests"
+# and behind .ci/run. Installs what it needs first (Debian packages, npm
+# packages from the lock file), so it works on a fresh machine.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+
+need_apt=()
+command -v age >/dev/null || need_apt+=(age)
+command -v chromium >/dev/null || need_apt+=(chromium)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  step "installing Debian packages: ${need_apt[*]}"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi
+
+step "formatting"
+cargo fmt --all -- --check
+
+step "lints"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+if [ -f web/package.json ]; then
+  step "browser client: install from the lock file, unit tests, reproducible build"
+  (cd web && npm ci --no-audit --no-fund --loglevel=error)
+  (cd web && npm test)
+  before=$(cd crates/wbs-server/assets && sha256sum -- * | sort)
+  (cd web && npm run --silent build)
+  after=$(cd crates/wbs-server/assets && sha256sum -- * | sort)
+  if [ "$before" != "$after" ]; then
+    echo "The committed browser bundle differs from a fresh build of web/ (run 'cd web && npm ci && npm run build' and commit):"
+    diff <(echo "$before") <(echo "$after") || true
+    exit 1
+  fi
+fi
+
+step "tests"
+cargo test --workspace --locked
