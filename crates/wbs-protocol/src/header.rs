@@ -116,15 +116,16 @@ pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck
             return Err(HeaderError::Malformed("expected a stanza or the MAC line"));
         };
         let args: Vec<&[u8]> = stanza.split(|&b| b == b' ').collect();
-        if args.iter().any(|a| a.is_empty() || !a.iter().all(|&b| is_arg_char(b))) {
+        if args
+            .iter()
+            .any(|a| a.is_empty() || !a.iter().all(|&b| is_arg_char(b)))
+        {
             return Err(HeaderError::Malformed("bad stanza argument"));
         }
         let tag = args[0];
         let is_x25519 = tag == b"X25519";
         if is_x25519 {
-            if args.len() != 2
-                || b64_decode_exact(args[1]).map(|v| v.len()) != Some(32)
-            {
+            if args.len() != 2 || b64_decode_exact(args[1]).map(|v| v.len()) != Some(32) {
                 return Err(HeaderError::Malformed("bad X25519 stanza"));
             }
             x25519 += 1;
@@ -265,17 +266,26 @@ mod tests {
         // Cut inside the second chunk's tag, and inside the nonce.
         let cut = header_len + 16 + 65_552 + 5;
         assert_eq!(check_object(&ct[..cut], 1), Err(HeaderError::Payload));
-        assert_eq!(check_object(&ct[..header_len + 10], 1), Err(HeaderError::Payload));
+        assert_eq!(
+            check_object(&ct[..header_len + 10], 1),
+            Err(HeaderError::Payload)
+        );
     }
 
     #[test]
     fn non_age_and_foreign_stanzas_are_refused() {
         assert_eq!(check_header(b"PK\x03\x04", 1), Err(HeaderError::NotAge));
-        assert_eq!(check_header(b"age-encryption.org/v2\n", 1), Err(HeaderError::NotAge));
+        assert_eq!(
+            check_header(b"age-encryption.org/v2\n", 1),
+            Err(HeaderError::NotAge)
+        );
         let scrypt = b"age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\nAAAA\n";
         assert_eq!(check_header(scrypt, 1), Err(HeaderError::ForeignStanza));
         let junk = b"age-encryption.org/v1\nhello\n";
-        assert!(matches!(check_header(junk, 1), Err(HeaderError::Malformed(_))));
+        assert!(matches!(
+            check_header(junk, 1),
+            Err(HeaderError::Malformed(_))
+        ));
     }
 
     #[test]

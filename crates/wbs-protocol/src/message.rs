@@ -16,7 +16,8 @@ pub const REPORT_FORMAT: &str = "wbs-report/1";
 pub const FOLLOWUP_FORMAT: &str = "wbs-followup/1";
 /// Format tag of a reply.
 pub const REPLY_FORMAT: &str = "wbs-reply/1";
-/// Largest decrypted document accepted (1 MiB of text is a long report).
+/// Largest decrypted document accepted, padding included (a report of
+/// 4 MiB of text is already far longer than any real one).
 pub const MAX_DOCUMENT_LEN: u64 = 4 * 1024 * 1024;
 
 /// What an attachment is, as the report (or follow-up) describes it.
@@ -197,7 +198,10 @@ mod tests {
         let back = Report::open(&id, &ct).unwrap();
         assert_eq!(back, report);
         let plain = decrypt_document(&id, &ct, MAX_DOCUMENT_LEN).unwrap();
-        assert_eq!(plain.len() as u64, crate::padding::padme(plain.len() as u64));
+        assert_eq!(
+            plain.len() as u64,
+            crate::padding::padme(plain.len() as u64)
+        );
     }
 
     #[test]

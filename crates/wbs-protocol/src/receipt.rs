@@ -97,7 +97,8 @@ impl ReceiptCode {
     /// Parses a code the forgiving way: case-insensitive, spaces and dashes
     /// ignored, `O` read as `0`, `I` and `L` as `1`.
     pub fn parse(input: &str) -> Result<Self, ReceiptError> {
-        let mut canonical = [0u8; CODE_LEN];
+        // Zeroized on every return path, early ones included.
+        let mut canonical = Zeroizing::new([0u8; CODE_LEN]);
         let mut n = 0usize;
         for c in input.chars() {
             if c == '-' || c.is_whitespace() {
@@ -113,13 +114,14 @@ impl ReceiptCode {
             }
         }
         if n != CODE_LEN {
-            canonical.zeroize();
             return Err(ReceiptError::Length {
                 expected: CODE_LEN,
                 found: n,
             });
         }
-        let code = ReceiptCode { canonical };
+        let code = ReceiptCode {
+            canonical: *canonical,
+        };
         if check_symbols(&code.canonical[..DATA_LEN]) != code.canonical[DATA_LEN..] {
             return Err(ReceiptError::Checksum);
         }

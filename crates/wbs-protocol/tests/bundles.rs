@@ -208,13 +208,17 @@ fn hostile(entry_name: &[u8], kind: tar::EntryType) -> Vec<u8> {
 
 #[test]
 fn absolute_paths_are_refused() {
-    let err = read(&hostile(b"/etc/cron.d/evil", tar::EntryType::Regular)).err().unwrap();
+    let err = read(&hostile(b"/etc/cron.d/evil", tar::EntryType::Regular))
+        .err()
+        .unwrap();
     assert!(matches!(err, BundleError::UnsafePath(_)), "{err}");
 }
 
 #[test]
 fn parent_components_are_refused() {
-    let err = read(&hostile(b"cases/c1/../../../evil", tar::EntryType::Regular)).err().unwrap();
+    let err = read(&hostile(b"cases/c1/../../../evil", tar::EntryType::Regular))
+        .err()
+        .unwrap();
     assert!(matches!(err, BundleError::UnsafePath(_)), "{err}");
 }
 
@@ -261,13 +265,17 @@ fn oversized_entries_and_too_many_entries_are_refused() {
         max_entry_bytes: 1000,
         ..Limits::EXPORT
     };
-    let err = read_export(&bytes[..], &small, &mut Collect::default()).err().unwrap();
+    let err = read_export(&bytes[..], &small, &mut Collect::default())
+        .err()
+        .unwrap();
     assert!(matches!(err, BundleError::TooLarge(_)), "{err}");
     let few = Limits {
         max_entries: 3,
         ..Limits::EXPORT
     };
-    let err = read_export(&bytes[..], &few, &mut Collect::default()).err().unwrap();
+    let err = read_export(&bytes[..], &few, &mut Collect::default())
+        .err()
+        .unwrap();
     assert!(matches!(err, BundleError::TooManyEntries), "{err}");
     let total = Limits {
         max_total_bytes: 4000,
@@ -293,7 +301,9 @@ fn a_tar_bomb_of_declared_size_is_refused_before_reading() {
 fn the_manifest_must_come_first_and_be_known() {
     let t = RawTar::new().file("cases/c1/case.json", b"{}").finish();
     assert!(matches!(read(&t).err().unwrap(), BundleError::Manifest(_)));
-    let t = RawTar::new().file("export.json", b"{\"format\":\"wbs-export/9\"}").finish();
+    let t = RawTar::new()
+        .file("export.json", b"{\"format\":\"wbs-export/9\"}")
+        .finish();
     assert!(matches!(read(&t).err().unwrap(), BundleError::Manifest(_)));
     let t = RawTar::new().finish();
     assert!(matches!(read(&t).err().unwrap(), BundleError::Manifest(_)));
@@ -306,12 +316,18 @@ fn unlisted_files_are_refused() {
         .file("cases/c1/case.json", &case_json("c1", &[]))
         .file("cases/c1/report.age", b"surprise")
         .finish();
-    assert!(matches!(read(&t).err().unwrap(), BundleError::Unexpected(_)));
+    assert!(matches!(
+        read(&t).err().unwrap(),
+        BundleError::Unexpected(_)
+    ));
     let t = RawTar::new()
         .file("export.json", &manifest_json(&[]))
         .file("cases/zz/case.json", &case_json("zz", &[]))
         .finish();
-    assert!(matches!(read(&t).err().unwrap(), BundleError::Unexpected(_)));
+    assert!(matches!(
+        read(&t).err().unwrap(),
+        BundleError::Unexpected(_)
+    ));
 }
 
 #[test]
@@ -319,10 +335,16 @@ fn a_changed_byte_is_a_hash_mismatch() {
     let report = b"the real report";
     let t = RawTar::new()
         .file("export.json", &manifest_json(&[("c1", 1)]))
-        .file("cases/c1/case.json", &case_json("c1", &[(ObjectKind::Report, report)]))
+        .file(
+            "cases/c1/case.json",
+            &case_json("c1", &[(ObjectKind::Report, report)]),
+        )
         .file("cases/c1/report.age", b"the fake report")
         .finish();
-    assert!(matches!(read(&t).err().unwrap(), BundleError::HashMismatch(_)));
+    assert!(matches!(
+        read(&t).err().unwrap(),
+        BundleError::HashMismatch(_)
+    ));
 }
 
 #[test]
@@ -337,9 +359,15 @@ fn truncated_bundles_are_refused() {
 fn a_case_missing_an_object_is_incomplete() {
     let t = RawTar::new()
         .file("export.json", &manifest_json(&[("c1", 1)]))
-        .file("cases/c1/case.json", &case_json("c1", &[(ObjectKind::Report, b"r")]))
+        .file(
+            "cases/c1/case.json",
+            &case_json("c1", &[(ObjectKind::Report, b"r")]),
+        )
         .finish();
-    assert!(matches!(read(&t).err().unwrap(), BundleError::Incomplete(_)));
+    assert!(matches!(
+        read(&t).err().unwrap(),
+        BundleError::Incomplete(_)
+    ));
 }
 
 // ---- reply bundles ----
@@ -356,7 +384,10 @@ fn item(id: &str, status: Option<Status>) -> ReplyItem {
 #[test]
 fn reply_bundle_round_trip() {
     let mut b = ReplyBundle::default();
-    b.push(item("i1", Some(Status::InReview)), Some(b"age-bytes".to_vec()));
+    b.push(
+        item("i1", Some(Status::InReview)),
+        Some(b"age-bytes".to_vec()),
+    );
     b.push(item("i2", Some(Status::ClosedSubstantiated)), None);
     let bytes = b.write(Vec::new()).unwrap();
     let back = ReplyBundle::read(&bytes[..], &Limits::REPLIES).unwrap();
@@ -401,7 +432,10 @@ fn reply_bundles_refuse_hostile_content() {
     let t = RawTar::new().file("replies.json", evil.as_bytes()).finish();
     assert!(ReplyBundle::read(&t[..], &Limits::REPLIES).is_err());
     let t = RawTar::new()
-        .file("replies.json", br#"{"format":"wbs-replies/1","items":[],"admin":true}"#)
+        .file(
+            "replies.json",
+            br#"{"format":"wbs-replies/1","items":[],"admin":true}"#,
+        )
         .finish();
     assert!(ReplyBundle::read(&t[..], &Limits::REPLIES).is_err());
     // An item that does nothing, and a duplicated item id.
@@ -421,12 +455,17 @@ fn reply_bundles_refuse_hostile_content() {
     assert!(ReplyBundle::read(&t[..], &Limits::REPLIES).is_err());
     // The good one still reads, streaming too.
     let mut seen = 0;
-    read_replies(&good[..], &Limits::REPLIES, |_| Ok(()), |_, d| {
-        let mut v = Vec::new();
-        d.read_to_end(&mut v).unwrap();
-        seen += v.len();
-        Ok(())
-    })
+    read_replies(
+        &good[..],
+        &Limits::REPLIES,
+        |_| Ok(()),
+        |_, d| {
+            let mut v = Vec::new();
+            d.read_to_end(&mut v).unwrap();
+            seen += v.len();
+            Ok(())
+        },
+    )
     .unwrap();
     assert_eq!(seen, 5);
 }

@@ -40,7 +40,11 @@ fn age_cli_decrypts_our_files() {
         .arg(&ct_path)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(&out.stdout[..data.len()], &data[..]);
     assert!(out.stdout[data.len()..].iter().all(|&b| b == 0));
 }

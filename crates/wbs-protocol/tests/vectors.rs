@@ -20,8 +20,14 @@ fn receipt_derivations_match_the_vectors() {
     for case in list {
         let code = ReceiptCode::parse(case["code"].as_str().unwrap()).unwrap();
         assert_eq!(code.canonical(), case["canonical"].as_str().unwrap());
-        assert_eq!(code.display_grouped().as_str(), case["code"].as_str().unwrap());
-        assert_eq!(code.lookup_key().to_base64url(), case["lookup"].as_str().unwrap());
+        assert_eq!(
+            code.display_grouped().as_str(),
+            case["code"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.lookup_key().to_base64url(),
+            case["lookup"].as_str().unwrap()
+        );
         assert_eq!(
             code.reply_identity().to_string().expose_secret(),
             case["reply_identity"].as_str().unwrap()

@@ -138,7 +138,10 @@ impl<W: Write> ExportWriter<W> {
     /// Writes a case's `case.json`; its objects must follow.
     pub fn case(&mut self, case: &CaseManifest) -> Result<(), BundleError> {
         if !is_valid_id(&case.id) {
-            return Err(BundleError::Manifest(format!("invalid case id {:?}", case.id)));
+            return Err(BundleError::Manifest(format!(
+                "invalid case id {:?}",
+                case.id
+            )));
         }
         let json = serde_json::to_vec_pretty(case).expect("manifest serializes");
         let path = format!("cases/{}/case.json", case.id);

@@ -21,7 +21,8 @@ pub use export::{
     ManifestCase, ObjectEntry, ObjectKind, EXPORT_FORMAT,
 };
 pub use replies::{
-    read_streaming as read_replies, ReplyBundle, ReplyFile, ReplyItem, RepliesManifest, REPLIES_FORMAT,
+    read_streaming as read_replies, RepliesManifest, ReplyBundle, ReplyFile, ReplyItem,
+    REPLIES_FORMAT,
 };
 pub use tar_safe::{Limits, MAX_ID_LEN};
 

@@ -93,14 +93,23 @@ fn check_manifest(m: &RepliesManifest) -> Result<(), BundleError> {
             return Err(BundleError::Manifest(format!("bad item id {:?}", item.id)));
         }
         if !is_valid_id(&item.case_id) {
-            return Err(BundleError::Manifest(format!("bad case id {:?}", item.case_id)));
+            return Err(BundleError::Manifest(format!(
+                "bad case id {:?}",
+                item.case_id
+            )));
         }
         if item.status.is_none() && item.reply.is_none() {
-            return Err(BundleError::Manifest(format!("item {} does nothing", item.id)));
+            return Err(BundleError::Manifest(format!(
+                "item {} does nothing",
+                item.id
+            )));
         }
         if let Some(r) = &item.reply {
             if r.path != item.reply_path() || crate::parse_sha256_hex(&r.sha256).is_none() {
-                return Err(BundleError::Manifest(format!("item {}: bad reply entry", item.id)));
+                return Err(BundleError::Manifest(format!(
+                    "item {}: bad reply entry",
+                    item.id
+                )));
             }
         }
     }
@@ -154,7 +163,8 @@ pub fn read_streaming<R: Read>(
             .map_err(|_| BundleError::HashMismatch(path.to_string()))?;
         Ok(())
     })?;
-    let manifest = manifest.ok_or_else(|| BundleError::Manifest("replies.json is missing".into()))?;
+    let manifest =
+        manifest.ok_or_else(|| BundleError::Manifest("replies.json is missing".into()))?;
     if let Some(missing) = pending.keys().next() {
         return Err(BundleError::Incomplete(format!("{missing} is missing")));
     }

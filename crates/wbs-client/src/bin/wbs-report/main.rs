@@ -1,0 +1,234 @@
+//! `wbs-report`: the reporter's command line.
+//!
+//! Standard output carries only results: for `submit`, the receipt code
+//! alone on the last line; for `status`, the status report. Progress,
+//! warnings and errors go to standard error. A failure is one line,
+//! `wbs-report: …`, and a non-zero exit.
+#![forbid(unsafe_code)]
+// Doc comments in cli.rs are the --help text, written for a terminal.
+#![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
+
+mod cli;
+
+use std::io::{self, BufRead, Read, Write};
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use wbs_client::limits::format_bytes;
+use wbs_client::terminal::{multi_line, single_line};
+use wbs_client::{
+    is_cleartext_to_internet, CaseStatus, Client, ClientError, FollowUpInput, Progress,
+    SubmissionInput,
+};
+use wbs_protocol::message::MAX_DOCUMENT_LEN;
+use wbs_protocol::ReceiptCode;
+
+use cli::{Cli, Command, Connection};
+
+const PROGRAM: &str = "wbs-report";
+
+/// Why the command failed.
+enum Failure {
+    /// Something to tell the user, on one line.
+    Error(String),
+    /// Standard output was closed (`wbs-report status … | head`): not an error.
+    BrokenPipe,
+}
+
+impl From<ClientError> for Failure {
+    fn from(e: ClientError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        if e.kind() == io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::Error(format!("cannot write the output: {e}"))
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return wbs_client::terminal::clap_failure(PROGRAM, &e),
+    };
+    match run(cli) {
+        Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
+        Err(Failure::Error(message)) => {
+            let _ = writeln!(io::stderr(), "{PROGRAM}: {}", single_line(&message));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Submit(args) => {
+            let message = read_message(&args.message)?;
+            let client = connect(&args.connection)?;
+            let input = SubmissionInput {
+                message,
+                title: args.title,
+                category: args.category,
+                details: None,
+                attachments: args.attachments,
+                contact: args.contact,
+            };
+            let submitted = client.submit(&input)?;
+            match &submitted.received_on {
+                Some(day) => note(&format!("your report was stored on {day}.")),
+                None => note("your report was stored."),
+            }
+            note("Simpan kode tanda terima ini di tempat aman: hanya dengan kode ini Anda dapat melihat status dan balasan. Tidak ada yang dapat memulihkannya jika hilang.");
+            note("Keep this receipt code somewhere safe: it is the only way to see the status and the replies. Nobody can recover it if it is lost.");
+            let mut out = io::stdout().lock();
+            writeln!(out, "{}", &*submitted.code.display_grouped())?;
+            out.flush()?;
+            Ok(())
+        }
+        Command::Status(args) => {
+            let code = read_receipt(&args.receipt)?;
+            let client = connect(&args.connection)?;
+            let status = client.status(&code)?;
+            print_status(&status)?;
+            Ok(())
+        }
+        Command::FollowUp(args) => {
+            if args.receipt == "-" && args.message.as_os_str() == "-" {
+                return Err(Failure::Error(
+                    "--receipt - and --message - cannot both read standard input".into(),
+                ));
+            }
+            let code = read_receipt(&args.receipt)?;
+            let message = read_message(&args.message)?;
+            let client = connect(&args.connection)?;
+            let input = FollowUpInput {
+                message,
+                attachments: args.attachments,
+            };
+            match client.follow_up(&code, &input)? {
+                Some(day) => note(&format!("your follow-up was stored on {day}.")),
+                None => note("your follow-up was stored."),
+            }
+            Ok(())
+        }
+    }
+}
+
+/// A client for the server, reporting progress on stderr.
+fn connect(connection: &Connection) -> Result<Client, Failure> {
+    let mut client = Client::new(&connection.server, connection.proxy.as_deref())?;
+    if connection.proxy.is_none() && is_cleartext_to_internet(client.server()) {
+        note("warning: plain http:// over the internet: what you send stays encrypted, but anyone on the way can see that you use this drop box; prefer https:// or an onion address over Tor.");
+    }
+    client.on_progress(|event| match event {
+        Progress::Encrypting { name } => note(&format!("encrypting {}…", single_line(&name))),
+        Progress::SolvingPow { difficulty } => note(&format!(
+            "solving the anti-spam puzzle (difficulty {difficulty})…"
+        )),
+        Progress::Uploading { bytes } => note(&format!("uploading {}…", format_bytes(bytes))),
+        Progress::Retrying { reason } => {
+            note(&format!("{}; trying once more…", single_line(&reason)))
+        }
+        Progress::Waiting { seconds } => {
+            note(&format!("the server is busy; trying again in {seconds} s…"))
+        }
+        _ => {}
+    });
+    Ok(client)
+}
+
+/// A line on stderr. Nothing is done if stderr is closed.
+fn note(text: &str) {
+    let _ = writeln!(io::stderr(), "{PROGRAM}: {text}");
+}
+
+/// Reads a message file (`-`: standard input) as UTF-8 text.
+fn read_message(path: &Path) -> Result<String, Failure> {
+    let (shown, reader): (String, Box<dyn Read>) = if path.as_os_str() == "-" {
+        ("standard input".into(), Box::new(io::stdin().lock()))
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Failure::Error(format!("cannot read {}: {e}", path.display())))?;
+        (path.display().to_string(), Box::new(file))
+    };
+    let mut bytes = Vec::new();
+    reader
+        .take(MAX_DOCUMENT_LEN + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| Failure::Error(format!("cannot read {shown}: {e}")))?;
+    if bytes.len() as u64 > MAX_DOCUMENT_LEN {
+        return Err(Failure::Error(format!(
+            "the message in {shown} is too long (over {}); put long texts in an attachment",
+            format_bytes(MAX_DOCUMENT_LEN)
+        )));
+    }
+    String::from_utf8(bytes)
+        .map_err(|_| Failure::Error(format!("the message in {shown} is not UTF-8 text")))
+}
+
+/// Parses the receipt code (`-`: the first line of standard input) before
+/// any request, so a typo is caught here.
+fn read_receipt(arg: &str) -> Result<ReceiptCode, Failure> {
+    let text = if arg == "-" {
+        let mut line = String::new();
+        io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .map_err(|e| Failure::Error(format!("cannot read the receipt code: {e}")))?;
+        line
+    } else {
+        arg.to_string()
+    };
+    ReceiptCode::parse(&text).map_err(|e| Failure::Error(format!("invalid receipt code: {e}")))
+}
+
+fn print_status(status: &CaseStatus) -> io::Result<()> {
+    let mut out = io::stdout().lock();
+    let s = status.status;
+    writeln!(out, "Status: {} / {} ({s})", s.label_id(), s.label_en())?;
+    writeln!(
+        out,
+        "Diterima / Received: {}",
+        single_line(&status.received_on)
+    )?;
+    writeln!(
+        out,
+        "Tindak lanjut terkirim / Follow-ups sent: {}",
+        status.followups
+    )?;
+    writeln!(out)?;
+    writeln!(out, "Riwayat / History:")?;
+    for entry in &status.history {
+        writeln!(
+            out,
+            "  {}  {} / {}",
+            single_line(&entry.on),
+            entry.status.label_id(),
+            entry.status.label_en()
+        )?;
+    }
+    writeln!(out)?;
+    if status.replies.is_empty() {
+        writeln!(out, "Balasan / Replies: none yet")?;
+    } else {
+        writeln!(out, "Balasan / Replies: {}", status.replies.len())?;
+        for reply in &status.replies {
+            writeln!(out)?;
+            writeln!(out, "--- {} ---", single_line(&reply.on))?;
+            match &reply.body {
+                Some(body) => writeln!(out, "{}", multi_line(body.trim_end()))?,
+                None => writeln!(
+                    out,
+                    "(this reply cannot be decrypted with this receipt code: it is damaged)"
+                )?,
+            }
+        }
+    }
+    out.flush()
+}

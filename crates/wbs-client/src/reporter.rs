@@ -1,0 +1,431 @@
+//! The reporter's side of API v1: submitting a report, checking its status
+//! and reading replies, adding follow-ups.
+//!
+//! Everything the reporter writes is encrypted here, before it leaves the
+//! device (DESIGN.md, "What gets encrypted"). The receipt code never leaves
+//! it: the server sees only the lookup key and the reply recipient derived
+//! from it.
+
+use std::fs::File;
+use std::path::PathBuf;
+
+use age::x25519::Recipient;
+use base64::Engine;
+use reqwest::blocking::multipart::{Form, Part};
+use reqwest::{Method, StatusCode, Url};
+use wbs_protocol::api::{
+    ConfigResponse, FollowupMeta, FollowupReceipt, HistoryEntry, PowChallenge, PowSolution,
+    StatusRequest, StatusResponse, SubmissionMeta, SubmissionReceipt, PART_ATTACHMENT,
+    PART_MESSAGE, PART_META, PART_REPORT,
+};
+use wbs_protocol::message::{Document, FollowUp, Reply, Report, FOLLOWUP_FORMAT, REPORT_FORMAT};
+use wbs_protocol::{ReceiptCode, Status};
+
+use crate::compose::{
+    check_document_len, placeholder_attachments, recipients, require_message, resolve_category,
+    resolve_title, FollowUpInput, SubmissionInput, WithAttachments,
+};
+use crate::limits::{check_attachments, check_objects};
+use crate::staging::{plan_attachments, StagedObject, Staging};
+use crate::transport::{read_json, ClientOptions, Http, Resend};
+use crate::{ClientError, Progress};
+
+/// Hardest proof of work the client agrees to solve (about 2^28 hashes,
+/// under a minute); anything harder is a misconfigured or hostile server.
+pub const MAX_POW_DIFFICULTY: u8 = 28;
+
+/// A stored submission.
+pub struct Submitted {
+    /// The receipt code: the reporter's only key to the case. It cannot be
+    /// recovered by anyone if lost.
+    pub code: ReceiptCode,
+    /// The day the server stored the report (UTC), when known: after a
+    /// broken connection the server's answer may have been lost, and the
+    /// date is then asked again with a status request, which can fail.
+    pub received_on: Option<String>,
+}
+
+/// A reply from the inspectorate, decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReceivedReply {
+    /// The reply's identifier.
+    pub id: String,
+    /// The day the server received it.
+    pub on: String,
+    /// The text, or `None` if it could not be decrypted with this receipt
+    /// code (damaged, or not encrypted to it).
+    pub body: Option<String>,
+}
+
+/// Where a report stands, with its replies decrypted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseStatus {
+    /// Current status.
+    pub status: Status,
+    /// The day the report was received.
+    pub received_on: String,
+    /// Every status change, oldest first.
+    pub history: Vec<HistoryEntry>,
+    /// Replies, oldest first.
+    pub replies: Vec<ReceivedReply>,
+    /// How many follow-ups the reporter has sent.
+    pub followups: u32,
+}
+
+/// The blocking HTTP client for API v1, reporter side.
+pub struct Client {
+    http: Http,
+}
+
+impl Client {
+    /// A client for the server at `server` (`http://` or `https://`),
+    /// through `proxy` if given (only `socks5h://HOST:PORT`).
+    pub fn new(server: &str, proxy: Option<&str>) -> Result<Self, ClientError> {
+        Self::with_options(server, proxy, ClientOptions::default())
+    }
+
+    /// Like [`Client::new`] with explicit network settings.
+    pub fn with_options(
+        server: &str,
+        proxy: Option<&str>,
+        options: ClientOptions,
+    ) -> Result<Self, ClientError> {
+        Ok(Client {
+            http: Http::new(server, proxy, options)?,
+        })
+    }
+
+    /// Calls `f` for each step of long operations (for a command line to
+    /// show). It is never given a secret.
+    pub fn on_progress(&mut self, f: impl Fn(Progress) + Send + Sync + 'static) {
+        self.http.set_progress(std::sync::Arc::new(f));
+    }
+
+    /// The server's base URL.
+    pub fn server(&self) -> &Url {
+        self.http.base()
+    }
+
+    /// `GET /api/v1/config`.
+    pub fn config(&self) -> Result<ConfigResponse, ClientError> {
+        let response = self.http.send_ok(Resend::Once, &mut || {
+            Ok(self.http.request(Method::GET, "api/v1/config"))
+        })?;
+        read_json(response)
+    }
+
+    /// `GET /api/v1/pow`: a fresh single-use challenge.
+    pub fn pow_challenge(&self) -> Result<PowChallenge, ClientError> {
+        let response = self.http.send_ok(Resend::Once, &mut || {
+            Ok(self.http.request(Method::GET, "api/v1/pow"))
+        })?;
+        read_json(response)
+    }
+
+    /// Gets and solves a challenge if `config` asks for proof of work.
+    fn proof_of_work(&self, config: &ConfigResponse) -> Result<Option<PowSolution>, ClientError> {
+        if config.pow.difficulty == 0 {
+            return Ok(None);
+        }
+        let challenge = self.pow_challenge()?;
+        if challenge.difficulty > MAX_POW_DIFFICULTY {
+            return Err(ClientError::Protocol(format!(
+                "the server asks for proof of work of difficulty {}, more than the {} this client solves",
+                challenge.difficulty, MAX_POW_DIFFICULTY
+            )));
+        }
+        self.http.progress(Progress::SolvingPow {
+            difficulty: challenge.difficulty,
+        });
+        let nonce = wbs_protocol::pow::solve(&challenge.challenge, challenge.difficulty);
+        Ok(Some(PowSolution {
+            challenge: challenge.challenge,
+            nonce,
+        }))
+    }
+
+    /// Submits a report: encrypts it and its attachments to every recipient
+    /// the server lists, and uploads them under a fresh receipt code.
+    ///
+    /// Sizes are checked against the server's limits before anything is
+    /// uploaded. If the connection breaks, the upload is repeated once with
+    /// the same receipt code and a fresh proof of work; a 409 then means the
+    /// first attempt was stored. If the repeat breaks too, a status request
+    /// tells whether one of them was stored. The receipt code is returned
+    /// only once the server has confirmed it holds the report.
+    pub fn submit(&self, input: &SubmissionInput) -> Result<Submitted, ClientError> {
+        let body = require_message(&input.message)?;
+        let title = resolve_title(input.title.as_deref(), body)?;
+        let planned = plan_attachments(&input.attachments)?;
+        let config = self.config()?;
+        let recipients = recipients(&config)?;
+        let category = resolve_category(&config, input.category.as_deref())?;
+        check_attachments(&config.limits, recipients.len(), &planned)?;
+
+        let code = ReceiptCode::generate();
+        let lookup = code.lookup_key().to_base64url();
+        let reply_recipient = code.reply_recipient().to_string();
+        let mut report = Report {
+            format: REPORT_FORMAT.into(),
+            category,
+            title,
+            body: body.to_string(),
+            details: input.details.clone().filter(|d| !d.is_empty()),
+            attachments: placeholder_attachments(&planned),
+            reply_recipient: reply_recipient.clone(),
+            contact: input
+                .contact
+                .as_deref()
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string),
+        };
+        let sealed = self.seal(
+            "report",
+            &mut report,
+            &input.attachments,
+            &recipients,
+            &config,
+        )?;
+
+        let mut build = || {
+            let meta = SubmissionMeta {
+                lookup: lookup.clone(),
+                reply_recipient: reply_recipient.clone(),
+                pow: self.proof_of_work(&config)?,
+            };
+            let form = sealed.form(json_part(&meta), PART_REPORT)?;
+            self.http
+                .progress(Progress::Uploading { bytes: sealed.len });
+            Ok(self
+                .http
+                .request(Method::POST, "api/v1/submissions")
+                .timeout(self.http.options().upload_timeout(sealed.len))
+                .multipart(form))
+        };
+        let sent = match self.http.send(Resend::Once, &mut build) {
+            Ok(sent) => sent,
+            Err(error @ ClientError::Network(_)) => {
+                // The last attempt broke too, but an upload may have been
+                // stored before the connection dropped: if so the code must
+                // not be lost. Otherwise the report is not there and the
+                // error stands.
+                return match self.status(&code) {
+                    Ok(status) => Ok(Submitted {
+                        code,
+                        received_on: Some(status.received_on),
+                    }),
+                    Err(_) => Err(error),
+                };
+            }
+            Err(other) => return Err(other),
+        };
+        if sent.response.status() == StatusCode::CONFLICT && sent.after_transport_error {
+            // The first attempt reached the server and was stored; only its
+            // answer was lost. The date is asked again.
+            let received_on = self.status(&code).ok().map(|s| s.received_on);
+            return Ok(Submitted { code, received_on });
+        }
+        let response = sent.success()?;
+        let received_on = match read_json::<SubmissionReceipt>(response) {
+            Ok(receipt) => Some(receipt.received_on),
+            // The status said stored: an answer that broke off after it
+            // does not undo that.
+            Err(_) => self.status(&code).ok().map(|s| s.received_on),
+        };
+        Ok(Submitted { code, received_on })
+    }
+
+    /// Checks a report's status and decrypts the inspectorate's replies with
+    /// the reply key derived from `code`.
+    ///
+    /// An unknown code is [`ClientError::UnknownReceipt`].
+    pub fn status(&self, code: &ReceiptCode) -> Result<CaseStatus, ClientError> {
+        let request = StatusRequest {
+            lookup: code.lookup_key().to_base64url(),
+        };
+        let sent = self.http.send(Resend::Once, &mut || {
+            Ok(self
+                .http
+                .request(Method::POST, "api/v1/status")
+                .json(&request))
+        })?;
+        if sent.response.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::UnknownReceipt);
+        }
+        let answer: StatusResponse = read_json(sent.success()?)?;
+        let identity = code.reply_identity();
+        let replies = answer
+            .replies
+            .into_iter()
+            .map(|item| {
+                let body = base64::engine::general_purpose::STANDARD
+                    .decode(item.age.trim())
+                    .ok()
+                    .and_then(|bytes| Reply::open(&identity, &bytes).ok())
+                    .map(|reply| reply.body);
+                ReceivedReply {
+                    id: item.id,
+                    on: item.on,
+                    body,
+                }
+            })
+            .collect();
+        Ok(CaseStatus {
+            status: answer.status,
+            received_on: answer.received_on,
+            history: answer.history,
+            replies,
+            followups: answer.followups,
+        })
+    }
+
+    /// Adds a follow-up message, with attachments, to the report of `code`.
+    /// Returns the day it was stored, if the server's answer arrived whole.
+    ///
+    /// A broken upload is repeated only if the connection could not even be
+    /// opened: the server cannot tell a repeated follow-up from a new one.
+    pub fn follow_up(
+        &self,
+        code: &ReceiptCode,
+        input: &FollowUpInput,
+    ) -> Result<Option<String>, ClientError> {
+        let body = require_message(&input.message)?;
+        let planned = plan_attachments(&input.attachments)?;
+        let config = self.config()?;
+        let recipients = recipients(&config)?;
+        check_attachments(&config.limits, recipients.len(), &planned)?;
+
+        let lookup = code.lookup_key().to_base64url();
+        let mut followup = FollowUp {
+            format: FOLLOWUP_FORMAT.into(),
+            body: body.to_string(),
+            attachments: placeholder_attachments(&planned),
+        };
+        let sealed = self.seal(
+            "follow-up",
+            &mut followup,
+            &input.attachments,
+            &recipients,
+            &config,
+        )?;
+
+        let mut build = || {
+            let meta = FollowupMeta {
+                lookup: lookup.clone(),
+                pow: self.proof_of_work(&config)?,
+            };
+            let form = sealed.form(json_part(&meta), PART_MESSAGE)?;
+            self.http
+                .progress(Progress::Uploading { bytes: sealed.len });
+            Ok(self
+                .http
+                .request(Method::POST, "api/v1/followups")
+                .timeout(self.http.options().upload_timeout(sealed.len))
+                .multipart(form))
+        };
+        let sent = self.http.send(Resend::IfNotConnected, &mut build)?;
+        if sent.response.status() == StatusCode::NOT_FOUND {
+            return Err(ClientError::UnknownReceipt);
+        }
+        let response = sent.success()?;
+        // The status said stored: an answer that broke off after it does
+        // not undo that, only the date is then unknown.
+        Ok(read_json::<FollowupReceipt>(response)
+            .ok()
+            .map(|receipt| receipt.received_on))
+    }
+
+    /// Encrypts the attachments at `paths` into a private staging folder,
+    /// completes the document's attachment list with their real digests,
+    /// and seals the document: everything an upload needs, checked against
+    /// the server's limits.
+    fn seal<D: WithAttachments>(
+        &self,
+        what: &str,
+        document: &mut D,
+        paths: &[PathBuf],
+        recipients: &[Recipient],
+        config: &ConfigResponse,
+    ) -> Result<Sealed, ClientError> {
+        // Before encrypting large files: is the text itself short enough for
+        // the inspectorate's tool to open? (The list holds placeholders.)
+        check_document_len(what, document)?;
+        let mut staging = Staging::new()?;
+        let mut staged = Vec::with_capacity(paths.len());
+        document.attachments_mut().clear();
+        for path in paths {
+            self.http.progress(Progress::Encrypting {
+                name: crate::media::attachment_name(path)?,
+            });
+            let (meta, object) = staging.encrypt_attachment(recipients, path)?;
+            document.attachments_mut().push(meta);
+            staged.push(object);
+        }
+        check_document_len(what, document)?;
+        let sealed = document
+            .seal(recipients)
+            .map_err(|e| ClientError::Crypto(format!("cannot encrypt the {what}: {e}")))?;
+
+        let mut objects = vec![(format!("the {what}"), sealed.len() as u64)];
+        objects.extend(
+            document
+                .attachments_mut()
+                .iter()
+                .zip(&staged)
+                .map(|(m, o)| (format!("attachment {:?}", m.name), o.len)),
+        );
+        // Generously: the lookup, the reply recipient and a solved challenge.
+        const META_LEN: u64 = 1024;
+        check_objects(&config.limits, &objects, META_LEN)?;
+        Ok(Sealed {
+            len: objects.iter().map(|(_, len)| len).sum(),
+            document: sealed,
+            attachments: staged,
+            _staging: staging,
+        })
+    }
+}
+
+/// An encrypted document and its encrypted attachments, ready to upload
+/// (as many times as needed).
+struct Sealed {
+    document: Vec<u8>,
+    attachments: Vec<StagedObject>,
+    /// Bytes of encrypted objects.
+    len: u64,
+    /// Holds the staging folder until the upload is over.
+    _staging: Staging,
+}
+
+impl Sealed {
+    /// The multipart body: `meta`, the document as part `document_part`,
+    /// then the attachments in order, streamed from their staged files.
+    /// Part file names are generic: the real names are inside the
+    /// encrypted document.
+    fn form(&self, meta: Part, document_part: &'static str) -> Result<Form, ClientError> {
+        let document = Part::bytes(self.document.clone())
+            .file_name(format!("{document_part}.age"))
+            .mime_str("application/octet-stream")
+            .expect("valid media type");
+        let mut form = Form::new()
+            .part(PART_META, meta)
+            .part(document_part, document);
+        for (i, object) in self.attachments.iter().enumerate() {
+            let file = File::open(&object.path)
+                .map_err(|e| ClientError::io("cannot read the temporary folder", e))?;
+            let part = Part::reader_with_length(file, object.len)
+                .file_name(format!("attachment-{}.age", i + 1))
+                .mime_str("application/octet-stream")
+                .expect("valid media type");
+            form = form.part(PART_ATTACHMENT, part);
+        }
+        Ok(form)
+    }
+}
+
+fn json_part<T: serde::Serialize>(value: &T) -> Part {
+    Part::bytes(serde_json::to_vec(value).expect("meta serializes"))
+        .mime_str("application/json")
+        .expect("valid media type")
+}

@@ -1,0 +1,195 @@
+//! Encrypted objects waiting to be uploaded.
+//!
+//! Attachments can be large, so each is encrypted as a stream into a file in
+//! a private temporary folder (mode 0700, removed when done) while its
+//! SHA-256 and size are computed in the same pass: memory use stays constant
+//! whatever the file size, and the upload can be repeated from the staged
+//! files if the connection breaks.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Read, Write};
+use std::path::{Path, PathBuf};
+
+use age::x25519::Recipient;
+use sha2::{Digest, Sha256};
+use wbs_protocol::envelope::encrypt_padded;
+use wbs_protocol::message::AttachmentMeta;
+use wbs_protocol::padding::FILE_PAD;
+
+use crate::media::{attachment_name, media_type_for};
+use crate::{ClientError, PlannedFile};
+
+/// An encrypted object in the staging folder.
+pub(crate) struct StagedObject {
+    /// Where it is.
+    pub path: PathBuf,
+    /// Its length in bytes.
+    pub len: u64,
+}
+
+/// A private temporary folder for encrypted objects.
+pub(crate) struct Staging {
+    dir: tempfile::TempDir,
+    count: usize,
+}
+
+impl Staging {
+    /// Creates the folder in the system's temporary directory (`TMPDIR`).
+    pub fn new() -> Result<Self, ClientError> {
+        let mut builder = tempfile::Builder::new();
+        builder.prefix("wbs-upload-");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            builder.permissions(std::fs::Permissions::from_mode(0o700));
+        }
+        let dir = builder
+            .tempdir()
+            .map_err(|e| ClientError::io("cannot create a private temporary folder", e))?;
+        Ok(Staging { dir, count: 0 })
+    }
+
+    /// Encrypts the file at `source`, zero-padded, to `recipients` and
+    /// returns what the report says about it together with the staged object.
+    pub fn encrypt_attachment(
+        &mut self,
+        recipients: &[Recipient],
+        source: &Path,
+    ) -> Result<(AttachmentMeta, StagedObject), ClientError> {
+        let name = attachment_name(source)?;
+        let input = File::open(source)
+            .map_err(|e| ClientError::io(format!("cannot read {}", source.display()), e))?;
+        self.count += 1;
+        let path = self.dir.path().join(format!("{}.age", self.count));
+        let output = File::create_new(&path)
+            .map_err(|e| ClientError::io("cannot write to the temporary folder", e))?;
+        let mut hashing = HashingReader {
+            inner: input,
+            hasher: Sha256::new(),
+        };
+        let mut writer = BufWriter::new(output);
+        let size = encrypt_padded(recipients, &mut hashing, FILE_PAD, &mut writer).map_err(
+            |e| match e {
+                wbs_protocol::EncryptError::Io(io) => {
+                    ClientError::io(format!("cannot encrypt {}", source.display()), io)
+                }
+                other => ClientError::Crypto(other.to_string()),
+            },
+        )?;
+        writer
+            .flush()
+            .map_err(|e| ClientError::io("cannot write to the temporary folder", e))?;
+        let len = writer
+            .get_ref()
+            .metadata()
+            .map_err(|e| ClientError::io("cannot write to the temporary folder", e))?
+            .len();
+        let meta = AttachmentMeta {
+            name,
+            media_type: media_type_for(source).to_string(),
+            size,
+            sha256: wbs_protocol::hex(&hashing.hasher.finalize()),
+        };
+        Ok((meta, StagedObject { path, len }))
+    }
+}
+
+/// Looks at each attachment before anything is encrypted: it must be a
+/// readable regular file. Returns the names and sizes for the limit checks.
+pub(crate) fn plan_attachments(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, ClientError> {
+    paths
+        .iter()
+        .map(|p| {
+            let name = attachment_name(p)?;
+            let meta = std::fs::metadata(p).map_err(|e| {
+                ClientError::io(format!("cannot read attachment {}", p.display()), e)
+            })?;
+            if !meta.is_file() {
+                return Err(ClientError::Input(format!(
+                    "attachment {} is not a regular file",
+                    p.display()
+                )));
+            }
+            Ok(PlannedFile {
+                name,
+                size: meta.len(),
+            })
+        })
+        .collect()
+}
+
+/// Hashes what passes through.
+struct HashingReader<R> {
+    inner: R,
+    hasher: Sha256,
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use age::x25519::Identity;
+    use wbs_protocol::envelope::decrypt_stream;
+
+    #[test]
+    fn attachments_are_encrypted_padded_and_described() {
+        let source_dir = tempfile::tempdir().unwrap();
+        let source = source_dir.path().join("Bukti Transfer.PDF");
+        let data: Vec<u8> = (0..100_000u32).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&source, &data).unwrap();
+
+        let id = Identity::generate();
+        let mut staging = Staging::new().unwrap();
+        let (meta, staged) = staging
+            .encrypt_attachment(&[id.to_public()], &source)
+            .unwrap();
+
+        assert_eq!(meta.name, "Bukti Transfer.PDF");
+        assert_eq!(meta.media_type, "application/pdf");
+        assert_eq!(meta.size, data.len() as u64);
+        assert_eq!(meta.sha256, wbs_protocol::hex(&Sha256::digest(&data)));
+
+        let ciphertext = std::fs::read(&staged.path).unwrap();
+        assert_eq!(ciphertext.len() as u64, staged.len);
+        let mut plain = Vec::new();
+        decrypt_stream(&id, &ciphertext[..])
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(
+            plain.len() as u64,
+            wbs_protocol::padding::padme(data.len() as u64)
+        );
+        assert_eq!(&plain[..data.len()], &data[..]);
+        assert!(plain[data.len()..].iter().all(|&b| b == 0));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_staging_folder_is_private_and_removed() {
+        use std::os::unix::fs::PermissionsExt;
+        let staging = Staging::new().unwrap();
+        let path = staging.dir.path().to_path_buf();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        drop(staging);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn folders_and_missing_files_are_refused_as_attachments() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = plan_attachments(&[dir.path().to_path_buf()]).unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        let missing = dir.path().join("missing.pdf");
+        let err = plan_attachments(&[missing]).unwrap_err();
+        assert!(err.to_string().contains("missing.pdf"), "{err}");
+    }
+}

@@ -1,0 +1,93 @@
+//! Making text from elsewhere safe to show on a terminal.
+//!
+//! Server error messages, case identifiers and decrypted replies are not
+//! written by the person at the terminal. Control characters in them could
+//! move the cursor, rewrite earlier lines or change the terminal's title, so
+//! they are replaced before anything is printed.
+
+/// What a command line prints when clap refuses its arguments: `--help` and
+/// `--version` are printed as usual (exit 0); anything else becomes one line
+/// on stderr, `PROGRAM: what is wrong (see --help)`, exit 2.
+pub fn clap_failure(program: &str, err: &clap::Error) -> std::process::ExitCode {
+    use std::io::Write;
+    if !err.use_stderr() {
+        // Help or version: a broken pipe here is not an error either.
+        let _ = err.print();
+        return std::process::ExitCode::SUCCESS;
+    }
+    let _ = writeln!(std::io::stderr(), "{program}: {}", clap_error_line(err));
+    std::process::ExitCode::from(2)
+}
+
+/// clap's message on one line: its first paragraph (which lists the
+/// missing arguments, when some are), without the `error:` prefix.
+pub fn clap_error_line(err: &clap::Error) -> String {
+    if err.kind() == clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return "a command is missing (see --help)".into();
+    }
+    let text = err.to_string();
+    let first = text.split("\n\n").next().unwrap_or_default();
+    let first = first.trim_start().strip_prefix("error:").unwrap_or(first);
+    format!("{} (see --help)", single_line(first))
+}
+
+/// One line: every control character (newlines included) becomes a space,
+/// runs of white space shrink to one, and the ends are trimmed.
+pub fn single_line(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut last_space = true;
+    for c in s.chars() {
+        let c = if c.is_control() || c.is_whitespace() {
+            ' '
+        } else {
+            c
+        };
+        if c == ' ' {
+            if !last_space {
+                out.push(' ');
+            }
+            last_space = true;
+        } else {
+            out.push(c);
+            last_space = false;
+        }
+    }
+    out.truncate(out.trim_end().len());
+    out
+}
+
+/// Several lines: newlines and tabs stay, `\r\n` becomes `\n`, every other
+/// control character becomes U+FFFD so that its presence stays visible.
+pub fn multi_line(s: &str) -> String {
+    s.replace("\r\n", "\n")
+        .chars()
+        .map(|c| match c {
+            '\n' | '\t' => c,
+            c if c.is_control() => '\u{FFFD}',
+            c => c,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn single_line_removes_escapes_and_newlines() {
+        assert_eq!(
+            single_line("  bad\x1b[2Jthing\r\nnext\tline  "),
+            "bad [2Jthing next line"
+        );
+        assert_eq!(single_line(""), "");
+    }
+
+    #[test]
+    fn multi_line_keeps_lines_but_not_escapes() {
+        assert_eq!(
+            multi_line("a\r\nb\x1b]0;title\x07"),
+            "a\nb\u{FFFD}]0;title\u{FFFD}"
+        );
+        assert_eq!(multi_line("x\ty\nz"), "x\ty\nz");
+    }
+}
