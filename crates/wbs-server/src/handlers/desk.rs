@@ -190,6 +190,13 @@ struct ExportPlan {
 fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<ExportPlan, ApiError> {
     let objects = store.objects_since(since)?;
     let cursor = objects.last().map_or(since, |o| o.seq).max(since);
+    // Replies came from the air gap in the first place (wbs-inspect keeps a
+    // copy of every reply it writes), so carrying them back would only
+    // repeat them. The cursor still moves past them.
+    let objects: Vec<ObjectRecord> = objects
+        .into_iter()
+        .filter(|o| !matches!(o.kind, wbs_store::ObjectKind::Reply { .. }))
+        .collect();
     let mut order: Vec<String> = Vec::new();
     let mut by_case: HashMap<String, Vec<ObjectRecord>> = HashMap::new();
     for o in objects {
