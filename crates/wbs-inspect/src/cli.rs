@@ -1,0 +1,132 @@
+//! The command line (DESIGN.md, "Command lines").
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use wbs_protocol::Status;
+
+/// The air-gapped WBS tool: makes the inspectorate's keys, decrypts export
+/// bundles and writes encrypted replies. Run it only on a machine that never
+/// touches a network.
+#[derive(Debug, Parser)]
+#[command(name = "wbs-inspect", version, about, long_about = None)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new inspectorate key pair: DIR/NAME.key (private, passphrase-protected) and DIR/NAME.pub.
+    Keygen(KeygenArgs),
+    /// Decrypt an export bundle into DIR/<case-id>/ folders.
+    Open(OpenArgs),
+    /// Encrypt a reply (and optionally a status change) for a case into a reply bundle.
+    Reply(ReplyArgs),
+}
+
+/// `wbs-inspect keygen`.
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Folder to write NAME.key and NAME.pub into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Name of the key pair, e.g. `inspektorat-2026`.
+    #[arg(long, value_name = "NAME")]
+    pub name: String,
+    /// Write the private key unencrypted (only for tests and demos).
+    #[arg(long, conflicts_with = "passphrase_file")]
+    pub no_passphrase: bool,
+    /// Read the passphrase from the first line of this file instead of the terminal.
+    #[arg(long, value_name = "F")]
+    pub passphrase_file: Option<PathBuf>,
+}
+
+/// `wbs-inspect open`.
+#[derive(Debug, Args)]
+pub struct OpenArgs {
+    /// The export bundle made by `wbs-desk pull`.
+    #[arg(value_name = "BUNDLE.tar")]
+    pub bundle: PathBuf,
+    /// The identity file (NAME.key), plain or passphrase-protected.
+    #[arg(long, value_name = "FILE")]
+    pub identity: PathBuf,
+    /// Read the identity's passphrase from the first line of this file instead of the terminal.
+    #[arg(long, value_name = "F")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Folder to decrypt into; each case gets DIR/<case-id>/.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `wbs-inspect reply`.
+#[derive(Debug, Args)]
+pub struct ReplyArgs {
+    /// The case folder written by `wbs-inspect open`.
+    #[arg(long, value_name = "DIR/<case-id>")]
+    pub case: PathBuf,
+    /// The reply text (UTF-8), or `-` to read it from standard input.
+    #[arg(long, value_name = "FILE")]
+    pub message: PathBuf,
+    /// Also set the case's status, e.g. `in_review`, `need_info`, `closed_substantiated`.
+    #[arg(long, value_name = "STATUS", value_parser = parse_status)]
+    pub status: Option<Status>,
+    /// The reply bundle to create, or to add to if it exists.
+    #[arg(long, value_name = "REPLIES.tar")]
+    pub out: PathBuf,
+    /// The inspectorate's public keys (a `.pub` file or a folder of them,
+    /// e.g. a copy of the server's keys/ folder): encrypt to exactly these
+    /// instead of the list the server put in the export bundle.
+    #[arg(long, value_name = "PATH")]
+    pub recipients: Option<PathBuf>,
+}
+
+fn parse_status(s: &str) -> Result<Status, String> {
+    s.parse()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn no_passphrase_and_passphrase_file_conflict() {
+        let r = Cli::try_parse_from([
+            "wbs-inspect",
+            "keygen",
+            "--out",
+            "d",
+            "--name",
+            "n",
+            "--no-passphrase",
+            "--passphrase-file",
+            "f",
+        ]);
+        assert!(r.is_err());
+    }
+
+    #[test]
+    fn unknown_status_is_refused() {
+        let r = Cli::try_parse_from([
+            "wbs-inspect",
+            "reply",
+            "--case",
+            "c",
+            "--message",
+            "m",
+            "--status",
+            "closed",
+            "--out",
+            "r.tar",
+        ]);
+        assert!(r.is_err());
+    }
+}

@@ -1,0 +1,432 @@
+//! File system rules of the tool.
+//!
+//! - Outputs are written to a temporary file in the destination folder and
+//!   put in place only once complete, so a failure never leaves half a file.
+//! - Evidence is never overwritten: a file that is already there with the
+//!   same bytes is left alone (re-opening a bundle is harmless); one with
+//!   other bytes is an error.
+//! - Folders are 0700 and files 0600: decrypted reports are for the
+//!   investigator's account only.
+//! - Names that came from a reporter are sanitised to a single safe path
+//!   component before they get anywhere near the file system.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+
+use rand::RngCore;
+
+use crate::error::{Error, Result};
+
+/// Mode of every file the tool writes.
+#[cfg(unix)]
+const FILE_MODE: u32 = 0o600;
+/// Mode of every folder the tool creates.
+#[cfg(unix)]
+const DIR_MODE: u32 = 0o700;
+
+/// Longest sanitised file name (bytes), leaving room for the `<i>-` prefix
+/// well under every file system's 255-byte limit.
+pub const MAX_NAME_LEN: usize = 100;
+
+/// What happened to an output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// It was written.
+    Written,
+    /// It was already there with exactly these bytes.
+    AlreadyThere,
+}
+
+/// Creates `dir` (and its parents) if needed, and checks that it is a real
+/// folder, not a link to somewhere else.
+pub fn ensure_dir(dir: &Path) -> Result<()> {
+    match fs::symlink_metadata(dir) {
+        Ok(meta) if meta.file_type().is_dir() => return Ok(()),
+        Ok(meta) if meta.file_type().is_symlink() => {
+            return Err(Error::InTheWay {
+                path: dir.to_path_buf(),
+                reason: "it is a symbolic link, not a folder",
+            })
+        }
+        Ok(_) => {
+            return Err(Error::InTheWay {
+                path: dir.to_path_buf(),
+                reason: "it is a file, not a folder",
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::read(dir, e)),
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, DIR_MODE);
+    builder.create(dir).map_err(|e| Error::write(dir, e))
+}
+
+/// Opens a new file that must not exist yet (`create_new`), mode 0600.
+pub fn create_new(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, FILE_MODE);
+    options.open(path)
+}
+
+/// A temporary file in the folder of its final destination, removed when
+/// dropped unless it was put in place.
+pub struct TempFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl TempFile {
+    /// Creates `.wbs-inspect-<random>.tmp` in `dir`.
+    pub fn new_in(dir: &Path) -> Result<Self> {
+        // A random name and create_new: never clobbers anything, even a
+        // leftover from a crash.
+        for _ in 0..8 {
+            let path = dir.join(format!(".wbs-inspect-{}.tmp", random_hex(8)));
+            match create_new(&path) {
+                Ok(file) => {
+                    return Ok(TempFile {
+                        path,
+                        file: Some(file),
+                    })
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(Error::write(dir, e)),
+            }
+        }
+        Err(Error::write(
+            dir,
+            io::Error::other("cannot find a free temporary name"),
+        ))
+    }
+
+    /// Where the data is being written.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(mut file) = self.file.take() {
+            file.flush()?;
+            // Durable before it gets its real name: a crash leaves either
+            // the complete file or a temporary one, never a short file.
+            file.sync_all()?;
+        }
+        Ok(())
+    }
+
+    /// Gives the file its final name, `dest`, which must not exist yet. If
+    /// it does and holds the same bytes, the temporary file is dropped and
+    /// [`Placed::AlreadyThere`] returned; if its bytes differ, [`Error::Exists`].
+    pub fn persist_new(mut self, dest: &Path) -> Result<Placed> {
+        self.finish().map_err(|e| Error::write(&self.path, e))?;
+        // A hard link is the no-clobber rename: it fails if `dest` exists,
+        // with no window in which another file could be replaced.
+        match fs::hard_link(&self.path, dest) {
+            Ok(()) => {
+                sync_parent(dest);
+                Ok(Placed::Written)
+            }
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => self.compare_with(dest),
+            Err(_) => {
+                // File systems without hard links (FAT on a USB stick):
+                // check, then rename.
+                if fs::symlink_metadata(dest).is_ok() {
+                    return self.compare_with(dest);
+                }
+                fs::rename(&self.path, dest).map_err(|e| Error::write(dest, e))?;
+                sync_parent(dest);
+                Ok(Placed::Written)
+            }
+        }
+    }
+
+    fn compare_with(&self, dest: &Path) -> Result<Placed> {
+        if same_contents(&self.path, dest).map_err(|e| Error::read(dest, e))? {
+            Ok(Placed::AlreadyThere)
+        } else {
+            Err(Error::Exists(dest.to_path_buf()))
+        }
+    }
+
+    /// Replaces `dest` with this file: only for files the tool owns and
+    /// rewrites (`case.json`, `report.md`, `reply-to.json`, a reply bundle).
+    pub fn replace(mut self, dest: &Path) -> Result<()> {
+        self.finish().map_err(|e| Error::write(&self.path, e))?;
+        fs::rename(&self.path, dest).map_err(|e| Error::write(dest, e))?;
+        sync_parent(dest);
+        Ok(())
+    }
+}
+
+impl Write for TempFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self.file.as_mut() {
+            Some(f) => f.write(buf),
+            None => Err(io::Error::other("temporary file already closed")),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self.file.as_mut() {
+            Some(f) => f.flush(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        // Either the data now lives under its final name (a hard link, or
+        // the temporary name is gone after a rename) or it must not survive.
+        self.file.take();
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Best effort: makes a new directory entry durable.
+fn sync_parent(path: &Path) {
+    if let Some(parent) = path.parent() {
+        if let Ok(dir) = File::open(parent) {
+            let _ = dir.sync_all();
+        }
+    }
+}
+
+/// Writes `bytes` as a new evidence file `dest` (see [`TempFile::persist_new`]).
+pub fn write_new(dest: &Path, bytes: &[u8]) -> Result<Placed> {
+    let dir = parent_of(dest);
+    let mut tmp = TempFile::new_in(dir)?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::write(tmp.path(), e))?;
+    tmp.persist_new(dest)
+}
+
+/// Writes a file the tool owns and keeps up to date: left alone when it
+/// already has these bytes, otherwise replaced atomically. Returns whether
+/// it changed.
+pub fn write_owned(dest: &Path, bytes: &[u8]) -> Result<bool> {
+    match fs::symlink_metadata(dest) {
+        Ok(meta) if meta.file_type().is_file() => {
+            if fs::read(dest).map_err(|e| Error::read(dest, e))? == bytes {
+                return Ok(false);
+            }
+        }
+        Ok(_) => {
+            return Err(Error::InTheWay {
+                path: dest.to_path_buf(),
+                reason: "it is not a plain file",
+            })
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::read(dest, e)),
+    }
+    let mut tmp = TempFile::new_in(parent_of(dest))?;
+    tmp.write_all(bytes)
+        .map_err(|e| Error::write(tmp.path(), e))?;
+    tmp.replace(dest)?;
+    Ok(true)
+}
+
+/// Reads a small file the tool wrote, if it exists.
+pub fn read_if_exists(path: &Path, max_len: u64) -> Result<Option<Vec<u8>>> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::read(path, e)),
+    };
+    let mut buf = Vec::new();
+    file.take(max_len + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| Error::read(path, e))?;
+    if buf.len() as u64 > max_len {
+        return Err(Error::read(
+            path,
+            io::Error::new(io::ErrorKind::InvalidData, "file is too large"),
+        ));
+    }
+    Ok(Some(buf))
+}
+
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Whether two files hold the same bytes, compared in constant memory.
+pub fn same_contents(a: &Path, b: &Path) -> io::Result<bool> {
+    let (fa, fb) = (File::open(a)?, File::open(b)?);
+    if fa.metadata()?.len() != fb.metadata()?.len() {
+        return Ok(false);
+    }
+    let (mut ra, mut rb) = (BufReader::new(fa), BufReader::new(fb));
+    let (mut ba, mut bb) = ([0u8; 8192], [0u8; 8192]);
+    loop {
+        let n = read_full(&mut ra, &mut ba)?;
+        let m = read_full(&mut rb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match r.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
+}
+
+/// `n` random bytes from the OS CSPRNG, as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    wbs_protocol::hex(&bytes)
+}
+
+/// Turns a name a reporter chose into one safe file name component.
+///
+/// The result has no path separators, no `..`, no leading dot or dash, no
+/// control or bidirectional-override characters (which can disguise
+/// `cod.exe` as `exe.doc`), none of the characters Windows refuses, is at
+/// most [`MAX_NAME_LEN`] bytes (keeping a short extension), and is never
+/// empty (`attachment`). Joined to a folder it can only name a file inside
+/// that folder.
+pub fn sanitize_file_name(name: &str) -> String {
+    let mapped: String = name
+        .chars()
+        .map(|c| match c {
+            '/' | '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|' => '_',
+            c if c.is_control() || crate::render::is_bidi_control(c) => '_',
+            c => c,
+        })
+        .collect();
+    let mut s = mapped;
+    while s.contains("..") {
+        s = s.replace("..", ".");
+    }
+    // Leading dots hide files (and `.` alone is the folder itself); leading
+    // dashes look like options to the next command-line tool; trailing dots
+    // and spaces are silently dropped on Windows.
+    let s = s.trim_start_matches(['.', '-', ' ']);
+    let s = s.trim_end_matches(['.', ' ']);
+    let s = truncate_keeping_extension(s, MAX_NAME_LEN);
+    if s.is_empty() {
+        "attachment".to_string()
+    } else {
+        s
+    }
+}
+
+fn truncate_keeping_extension(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let ext = match s.rfind('.') {
+        Some(dot) if dot > 0 && s.len() - dot <= 16 => &s[dot..],
+        _ => "",
+    };
+    let mut stem_end = max - ext.len();
+    while !s.is_char_boundary(stem_end) {
+        stem_end -= 1;
+    }
+    let stem = s[..stem_end].trim_end_matches(['.', ' ']);
+    format!("{stem}{ext}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_names_become_one_safe_component() {
+        let cases = [
+            ("../../etc/x", "_._etc_x"),
+            ("/abs", "_abs"),
+            (".hidden", "hidden"),
+            ("..", "attachment"),
+            ("", "attachment"),
+            ("...", "attachment"),
+            ("a/../b", "a_._b"),
+            ("C:\\Windows\\x.dll", "C__Windows_x.dll"),
+            ("red\u{1b}[31m\u{7}.txt", "red_[31m_.txt"),
+            ("inv\u{202e}fdp.exe", "inv_fdp.exe"),
+            ("-rf", "rf"),
+            ("report.pdf", "report.pdf"),
+            ("foto kantor.jpg", "foto kantor.jpg"),
+        ];
+        for (input, expected) in cases {
+            assert_eq!(sanitize_file_name(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
+    fn sanitised_names_never_escape_a_folder() {
+        let base = Path::new("/out/case");
+        for input in [
+            "../../etc/passwd",
+            "/etc/passwd",
+            "..\\..\\x",
+            "....//....//x",
+            ". .",
+            "\u{0}",
+            "a\nb",
+        ] {
+            let name = sanitize_file_name(input);
+            let joined = base.join(&name);
+            assert_eq!(joined.parent(), Some(base), "{input:?} -> {name:?}");
+            assert!(!name.starts_with('.'));
+            assert!(!name.contains(".."));
+            assert!(!name.chars().any(|c| c.is_control()));
+        }
+    }
+
+    #[test]
+    fn long_names_are_capped_and_keep_their_extension() {
+        let long = format!("{}.pdf", "é".repeat(300));
+        let s = sanitize_file_name(&long);
+        assert!(s.len() <= MAX_NAME_LEN, "{}", s.len());
+        assert!(s.ends_with(".pdf"));
+        let no_ext = "x".repeat(5000);
+        assert_eq!(sanitize_file_name(&no_ext).len(), MAX_NAME_LEN);
+    }
+
+    #[test]
+    fn persist_new_skips_identical_and_refuses_different() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        assert_eq!(write_new(&dest, b"one").unwrap(), Placed::Written);
+        assert_eq!(write_new(&dest, b"one").unwrap(), Placed::AlreadyThere);
+        assert!(matches!(write_new(&dest, b"two"), Err(Error::Exists(_))));
+        assert_eq!(fs::read(&dest).unwrap(), b"one");
+        // No temporary file survives either way.
+        let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("f");
+        write_new(&dest, b"x").unwrap();
+        let mode = fs::metadata(&dest).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -1,0 +1,159 @@
+//! The files for people: `report.md` and the thread entries.
+
+use std::fmt::Write as _;
+
+use wbs_protocol::bundle::CaseManifest;
+use wbs_protocol::message::{AttachmentMeta, FollowUp, Reply, Report};
+use wbs_protocol::Status;
+
+use crate::render::{block, inline, size, METADATA_NOTICE};
+
+/// Where an attachment's local copy is, for the attachment tables.
+pub struct LocalFile {
+    /// Path relative to the case folder.
+    pub relative: String,
+    /// Whether it has been decrypted yet (it may come in a later bundle);
+    /// `None` in files that must not change once written.
+    pub present: Option<bool>,
+}
+
+fn status_label(status: Status) -> String {
+    format!(
+        "`{}` ({} / {})",
+        status.as_str(),
+        status.label_en(),
+        status.label_id()
+    )
+}
+
+/// `report.md`. `warnings` are shown first, loudly.
+pub fn report(
+    case: &CaseManifest,
+    report: &Report,
+    warnings: &[String],
+    files: &[LocalFile],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# {}\n", inline(&report.title));
+    let _ = writeln!(
+        md,
+        "_Decrypted by wbs-inspect. This file is regenerated when a newer bundle of \
+         the case is opened: keep your notes elsewhere. The report exactly as received \
+         is in `report.json`._\n"
+    );
+    for w in warnings {
+        let _ = writeln!(md, "> **⚠ WARNING:** {}\n", inline(w));
+    }
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| Case | `{}` |", case.id);
+    let _ = writeln!(md, "| Received on | {} |", inline(&case.received_on));
+    let _ = writeln!(md, "| Category | {} |", inline(&report.category));
+    let _ = writeln!(md, "| Status | {} |", status_label(case.status));
+    md.push('\n');
+
+    if !case.history.is_empty() {
+        let _ = writeln!(md, "## Status history\n\n| Date | Status |\n|---|---|");
+        for h in &case.history {
+            let _ = writeln!(md, "| {} | {} |", inline(&h.on), status_label(h.status));
+        }
+        md.push('\n');
+    }
+
+    let _ = writeln!(md, "## Report\n\n{}", block(&report.body));
+
+    if let Some(d) = report.details.as_ref().filter(|d| !d.is_empty()) {
+        let _ = writeln!(md, "## Details (5W1H)\n");
+        for (label, value) in [
+            ("What (apa)", &d.what),
+            ("Who (siapa)", &d.who),
+            ("When (kapan)", &d.when),
+            ("Where (di mana)", &d.r#where),
+            ("How (bagaimana)", &d.how),
+        ] {
+            if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
+                let _ = writeln!(md, "### {label}\n\n{}", block(v));
+            }
+        }
+    }
+
+    let _ = writeln!(md, "## Contact\n");
+    match report.contact.as_deref().filter(|c| !c.trim().is_empty()) {
+        Some(c) => {
+            let _ = writeln!(md, "{}", block(c));
+        }
+        None => {
+            let _ = writeln!(
+                md,
+                "The reporter gave no contact: answer with `wbs-inspect reply`.\n"
+            );
+        }
+    }
+
+    let _ = writeln!(md, "## Attachments\n");
+    attachment_table(&mut md, &report.attachments, files);
+    md
+}
+
+fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[LocalFile]) {
+    if attachments.is_empty() {
+        let _ = writeln!(md, "None.\n");
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "| # | Name | Type | Size | SHA-256 | Local file |\n|---|---|---|---|---|---|"
+    );
+    for (i, (a, f)) in attachments.iter().zip(files).enumerate() {
+        let local = match f.present {
+            Some(false) => format!("`{}` (not in the bundles opened so far)", f.relative),
+            _ => format!("`{}`", f.relative),
+        };
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | `{}` | {} |",
+            i + 1,
+            inline(&a.name),
+            inline(&a.media_type),
+            size(a.size),
+            inline(&a.sha256),
+            local
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nEach local file was checked against the size and SHA-256 above, which \
+         come from inside the encrypted report.\n"
+    );
+    let _ = writeln!(md, "{METADATA_NOTICE}");
+}
+
+/// `thread/<date>-followup-<NNN>.md`.
+pub fn followup(
+    case_id: &str,
+    n: u32,
+    on: &str,
+    followup: &FollowUp,
+    files: &[LocalFile],
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Follow-up {n} from the reporter\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| Case | `{case_id}` |");
+    let _ = writeln!(md, "| Received on | {} |\n", inline(on));
+    let _ = writeln!(md, "## Message\n\n{}", block(&followup.body));
+    let _ = writeln!(md, "## Attachments\n");
+    attachment_table(&mut md, &followup.attachments, files);
+    md
+}
+
+/// `thread/<date>-reply-<NNN>.md`: a reply of the inspectorate, as the
+/// server exported it back.
+pub fn reply(case_id: &str, n: u32, on: &str, reply: &Reply) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Reply {n} from the inspectorate\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| Case | `{case_id}` |");
+    let _ = writeln!(md, "| Published on | {} |\n", inline(on));
+    let _ = writeln!(md, "## Message\n\n{}", block(&reply.body));
+    md
+}

@@ -1,0 +1,367 @@
+//! `wbs-inspect reply`: encrypts a reply to the reporter of a case (and
+//! optionally a status change) into a reply bundle for `wbs-desk push`.
+//!
+//! The reply is encrypted to the reporter's recipient from inside their own
+//! report and to the inspectorate recipients of the identity that opened the
+//! case, both read from `reply-to.json`; nothing the server said is used.
+
+use std::fmt::Write as _;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::path::Path;
+
+use rand::RngCore;
+use wbs_protocol::bundle::{is_valid_id, CaseManifest, Limits, ReplyBundle, ReplyItem};
+use wbs_protocol::envelope::parse_recipient;
+use wbs_protocol::message::{Document, Reply, MAX_DOCUMENT_LEN, REPLY_FORMAT};
+use wbs_protocol::Status;
+use zeroize::Zeroizing;
+
+use crate::casedir::{sent_reply_stem, CaseDir, ReplyTo, CASE_JSON, REPLY_TO_JSON};
+use crate::cli::ReplyArgs;
+use crate::error::{Error, Result};
+use crate::fsutil::{read_if_exists, Placed, TempFile};
+use crate::render::{block, inline};
+
+/// Longest reply body: once wrapped in JSON and padded it must stay well
+/// under the size the reporter's client accepts.
+const MAX_BODY_LEN: u64 = 1024 * 1024;
+/// Alphabet of item ids: lower-case Crockford base32, all valid in ids.
+const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// Runs `reply` and returns the line to print.
+pub fn run(args: &ReplyArgs) -> Result<String> {
+    let case = CaseDir::existing(&args.case)?;
+    let (reporter, inspectorate) = load_recipients(&case, args.recipients.as_deref())?;
+    let body = read_message(&args.message)?;
+
+    let mut bundle = load_bundle(&args.out)?;
+    let item_id = loop {
+        let id = new_item_id();
+        if !bundle.manifest.items.iter().any(|i| i.id == id) {
+            break id;
+        }
+    };
+
+    let mut recipients = vec![reporter];
+    recipients.extend(inspectorate.iter().cloned());
+    let reply = Reply {
+        format: REPLY_FORMAT.into(),
+        body: body.to_string(),
+    };
+    // What the reporter's client decrypts is the padded JSON, which escaping
+    // can make much longer than the text: it must fit what they accept.
+    let json_len = serde_json::to_vec(&reply).map_or(u64::MAX, |j| j.len() as u64);
+    if wbs_protocol::padding::padme(json_len) > MAX_DOCUMENT_LEN {
+        return Err(Error::Usage(
+            "the message is too long for the reporter's client to accept".into(),
+        ));
+    }
+    let sealed = reply
+        .seal(&recipients)
+        .map_err(|e| Error::Encrypt(e.to_string()))?;
+    drop(reply);
+    bundle.push(
+        ReplyItem {
+            id: item_id.clone(),
+            case_id: case.id().to_string(),
+            status: args.status,
+            reply: None,
+        },
+        Some(sealed),
+    );
+
+    // Everything is prepared before anything is put in place.
+    let out_dir = match args.out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = TempFile::new_in(out_dir)?;
+    bundle
+        .write(&mut tmp)
+        .map_err(|e| Error::write(&args.out, io::Error::other(e.to_string())))?;
+
+    let today = wbs_protocol::date::today_utc();
+    let record = sent_record(
+        case.id(),
+        &item_id,
+        &today,
+        args.status,
+        &body,
+        &recipients.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
+        &args.out,
+    );
+    let thread = case.thread_dir();
+    case.ensure(&thread)?;
+    let mut record_tmp = TempFile::new_in(&thread)?;
+    record_tmp
+        .write_all(record.as_bytes())
+        .map_err(|e| Error::write(record_tmp.path(), e))?;
+
+    if bundle.manifest.items.len() == 1 {
+        match tmp.persist_new(&args.out) {
+            Ok(Placed::Written) => {}
+            Ok(Placed::AlreadyThere) | Err(Error::Exists(_)) => {
+                return Err(Error::Usage(format!(
+                    "{} appeared while the reply was written; try again",
+                    args.out.display()
+                )))
+            }
+            Err(e) => return Err(e),
+        }
+    } else {
+        // The bundle is the tool's own file and was just read and checked.
+        tmp.replace(&args.out)?;
+    }
+    let record_path = case.thread_file(&sent_reply_stem(&today, &item_id), ".md");
+    record_tmp.persist_new(&record_path)?;
+
+    let status = match args.status {
+        Some(s) => format!(" and status {s}"),
+        None => String::new(),
+    };
+    let items = bundle.manifest.items.len();
+    Ok(format!(
+        "added reply {item_id}{status} for case {} to {} ({} in the bundle)",
+        case.id(),
+        args.out.display(),
+        if items == 1 {
+            "1 item".to_string()
+        } else {
+            format!("{items} items")
+        }
+    ))
+}
+
+/// Reads the inspectorate recipients from `.pub` files (one `age1…` each,
+/// `#` comments allowed): a file, or every `*.pub` in a folder.
+fn read_pub_files(path: &std::path::Path) -> Result<Vec<String>> {
+    let mut files = Vec::new();
+    if path.is_dir() {
+        let rd = std::fs::read_dir(path)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
+        for entry in rd.flatten() {
+            let p = entry.path();
+            if p.extension().is_some_and(|x| x == "pub") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut out = Vec::new();
+    for f in files {
+        let text = std::fs::read_to_string(&f)
+            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display())))?;
+        for line in text.lines().map(str::trim) {
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            parse_recipient(line).map_err(|e| Error::Usage(format!("{}: {e}", f.display())))?;
+            out.push(line.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(Error::Usage(format!(
+            "no age recipient found in {}",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
+/// Who the inspectorate side of a reply is: `--recipients` when given;
+/// otherwise our own keys plus the keys the server listed (the server
+/// refuses a reply not encrypted to every configured key), with a warning
+/// naming any key that is not ours.
+fn inspectorate_recipients(
+    reply_to: &ReplyTo,
+    trusted: Option<&std::path::Path>,
+) -> Result<Vec<String>> {
+    if let Some(path) = trusted {
+        return read_pub_files(path);
+    }
+    let mut all = reply_to.inspectorate.clone();
+    let foreign: Vec<&String> = reply_to
+        .listed_by_server
+        .iter()
+        .filter(|r| !reply_to.inspectorate.contains(r))
+        .collect();
+    if !foreign.is_empty() {
+        eprintln!(
+            "wbs-inspect: note: also encrypting to {} key(s) the server listed that are not in              this identity file: {}. If you do not know them, stop and pass --recipients with              your own trusted copy of the inspectorate's .pub files.",
+            foreign.len(),
+            foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+        );
+        all.extend(foreign.into_iter().cloned());
+    }
+    Ok(all)
+}
+
+/// Reads and checks `case.json` and `reply-to.json` of the case folder.
+fn load_recipients(
+    case: &CaseDir,
+    trusted: Option<&std::path::Path>,
+) -> Result<(age::x25519::Recipient, Vec<age::x25519::Recipient>)> {
+    let id = case.id();
+    let read_json = |name: &str| -> Result<Vec<u8>> {
+        read_if_exists(&case.file(name), 16 << 20)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} is missing: open the case's report with `wbs-inspect open` first",
+                case.file(name).display()
+            ))
+        })
+    };
+    let manifest: CaseManifest = serde_json::from_slice(&read_json(CASE_JSON)?)
+        .map_err(|_| Error::case(id, format!("{CASE_JSON} is not a case manifest")))?;
+    let reply_to: ReplyTo = serde_json::from_slice(&read_json(REPLY_TO_JSON)?)
+        .map_err(|_| Error::case(id, format!("{REPLY_TO_JSON} is not valid")))?;
+    if manifest.id != id || reply_to.case_id != id || !is_valid_id(&manifest.id) {
+        return Err(Error::case(
+            id,
+            format!("the folder name, {CASE_JSON} and {REPLY_TO_JSON} do not name the same case"),
+        ));
+    }
+    let reporter = reply_to.reporter.as_deref().ok_or_else(|| {
+        Error::case(
+            id,
+            "the report carries no valid reply recipient: the reporter cannot be answered",
+        )
+    })?;
+    let reporter =
+        parse_recipient(reporter).map_err(|e| Error::case(id, format!("reporter: {e}")))?;
+    if reply_to.inspectorate.is_empty() {
+        return Err(Error::case(
+            id,
+            format!("{REPLY_TO_JSON} lists no inspectorate recipient"),
+        ));
+    }
+    let inspectorate = inspectorate_recipients(&reply_to, trusted)?;
+    let inspectorate = inspectorate
+        .iter()
+        .map(|r| parse_recipient(r).map_err(|e| Error::case(id, format!("inspectorate: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    Ok((reporter, inspectorate))
+}
+
+/// The reply text: a UTF-8 file, or standard input for `-`.
+fn read_message(path: &Path) -> Result<Zeroizing<String>> {
+    let mut bytes = Zeroizing::new(Vec::new());
+    let result = if path == Path::new("-") {
+        io::stdin()
+            .lock()
+            .take(MAX_BODY_LEN + 1)
+            .read_to_end(&mut bytes)
+    } else {
+        File::open(path).and_then(|f| f.take(MAX_BODY_LEN + 1).read_to_end(&mut bytes))
+    };
+    result.map_err(|e| Error::read(path, e))?;
+    if bytes.len() as u64 > MAX_BODY_LEN {
+        return Err(Error::Usage(format!(
+            "the message is longer than {MAX_BODY_LEN} bytes"
+        )));
+    }
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| Error::Usage(format!("{} is not UTF-8 text", path.display())))?;
+    if text.trim().is_empty() {
+        return Err(Error::Usage("the message is empty".into()));
+    }
+    Ok(Zeroizing::new(text.to_string()))
+}
+
+/// The existing reply bundle, or a new empty one. Anything else at that
+/// path is refused: the tool only ever replaces a bundle it made.
+fn load_bundle(path: &Path) -> Result<ReplyBundle> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(ReplyBundle::default()),
+        Err(e) => return Err(Error::read(path, e)),
+    };
+    let meta = fs::symlink_metadata(path).map_err(|e| Error::read(path, e))?;
+    if !meta.file_type().is_file() {
+        return Err(Error::Usage(format!(
+            "{} exists and is not a reply bundle; refusing to touch it",
+            path.display()
+        )));
+    }
+    ReplyBundle::read(BufReader::new(file), &Limits::REPLIES).map_err(|e| {
+        Error::Usage(format!(
+            "{} exists and is not a valid reply bundle ({e}); refusing to touch it",
+            path.display()
+        ))
+    })
+}
+
+/// 20 random lower-case base32 symbols (100 bits).
+fn new_item_id() -> String {
+    let mut bytes = [0u8; 20];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    // 32 divides 256: the low five bits are uniform.
+    bytes
+        .iter()
+        .map(|b| ID_ALPHABET[(b & 0x1f) as usize] as char)
+        .collect()
+}
+
+/// The investigator's own record of a sent reply.
+fn sent_record(
+    case_id: &str,
+    item_id: &str,
+    today: &str,
+    status: Option<Status>,
+    body: &str,
+    recipients: &[String],
+    bundle: &Path,
+) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "# Reply sent to the reporter\n");
+    let _ = writeln!(md, "| | |\n|---|---|");
+    let _ = writeln!(md, "| Case | `{case_id}` |");
+    let _ = writeln!(md, "| Reply item | `{item_id}` |");
+    let _ = writeln!(md, "| Written on | {today} |");
+    if let Some(s) = status {
+        let _ = writeln!(
+            md,
+            "| New status | `{}` ({} / {}) |",
+            s.as_str(),
+            s.label_en(),
+            s.label_id()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "| Reply bundle | {} |",
+        inline(&bundle.display().to_string())
+    );
+    let _ = writeln!(
+        md,
+        "| Encrypted to | the reporter `{}`; the inspectorate {} |\n",
+        recipients[0],
+        recipients[1..]
+            .iter()
+            .map(|r| format!("`{r}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let _ = writeln!(
+        md,
+        "It reaches the reporter once the bundle is pushed with `wbs-desk push`.\n"
+    );
+    let _ = writeln!(md, "## Message\n\n{}", block(body));
+    md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn item_ids_are_valid_and_distinct() {
+        let a = new_item_id();
+        let b = new_item_id();
+        assert_eq!(a.len(), 20);
+        assert!(is_valid_id(&a) && is_valid_id(&b));
+        assert_ne!(a, b);
+    }
+}
