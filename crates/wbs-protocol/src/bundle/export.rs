@@ -208,6 +208,8 @@ pub fn read_export<R: Read, V: ExportVisitor>(
     let mut expected_cases: HashMap<String, u32> = HashMap::new();
     let mut cases: HashMap<String, (CaseManifest, HashSet<String>)> = HashMap::new();
     let mut summary = ExportSummary::default();
+    // Objects must follow their own case.json, before the next case starts.
+    let mut current_case: Option<String> = None;
 
     read_entries(reader, limits, |path, size, data| {
         let Some(m) = manifest.as_ref() else {
@@ -268,8 +270,12 @@ pub fn read_export<R: Read, V: ExportVisitor>(
             }
             visitor.case(&case)?;
             summary.cases += 1;
+            current_case = Some(case_id.to_string());
             cases.insert(case_id.to_string(), (case, pending));
             return Ok(());
+        }
+        if current_case.as_deref() != Some(case_id) {
+            return Err(BundleError::Unexpected(path.to_string()));
         }
         let (case, pending) = cases
             .get_mut(case_id)
