@@ -1,0 +1,69 @@
+// The JSON documents that get encrypted (docs/PROTOCOL.md §3): report,
+// follow-up, reply. No timestamp, time zone or device detail ever goes in.
+
+import { padme } from "./padme.js";
+
+export const REPORT_FORMAT = "wbs-report/1";
+export const FOLLOWUP_FORMAT = "wbs-followup/1";
+export const REPLY_FORMAT = "wbs-reply/1";
+export const DETAIL_FIELDS = ["what", "who", "when", "where", "how"];
+/** Largest padded document the readers accept (wbs-protocol MAX_DOCUMENT_LEN). */
+export const MAX_DOCUMENT_LEN = 4 * 1024 * 1024;
+
+/**
+ * @typedef {{name: string, type: string, size: number, sha256: string}} AttachmentMeta
+ */
+
+/**
+ * The report document. Empty 5W1H subfields are left out, and `details` is
+ * left out when all are empty; `contact` is null unless given.
+ */
+export function buildReport({ category, title, body, details = {}, attachments = [], replyRecipient, contact }) {
+  const report = {
+    format: REPORT_FORMAT,
+    category,
+    title: title.trim(),
+    body,
+  };
+  const d = {};
+  for (const k of DETAIL_FIELDS) {
+    const v = (details[k] ?? "").trim();
+    if (v) d[k] = v;
+  }
+  if (Object.keys(d).length > 0) report.details = d;
+  report.attachments = attachments.map(attachmentMeta);
+  report.reply_recipient = replyRecipient;
+  const c = (contact ?? "").trim();
+  report.contact = c ? c : null;
+  return report;
+}
+
+/** The follow-up document. */
+export function buildFollowup({ body, attachments = [] }) {
+  return { format: FOLLOWUP_FORMAT, body, attachments: attachments.map(attachmentMeta) };
+}
+
+function attachmentMeta(a) {
+  return { name: a.name, type: a.type || "application/octet-stream", size: a.size, sha256: a.sha256 };
+}
+
+/** UTF-8 JSON padded with ASCII spaces to its PADMÉ length. */
+export function encodePadded(doc) {
+  const json = new TextEncoder().encode(JSON.stringify(doc));
+  const out = new Uint8Array(padme(json.length));
+  out.set(json);
+  out.fill(0x20, json.length);
+  return out;
+}
+
+/**
+ * Reads a decrypted reply (`{"format":"wbs-reply/1","body":…}` then spaces).
+ * @returns {string} the body
+ */
+export function parseReply(text) {
+  const doc = JSON.parse(text);
+  if (!doc || typeof doc !== "object" || doc.format !== REPLY_FORMAT || typeof doc.body !== "string") {
+    throw new Error("not a wbs-reply/1 document");
+  }
+  return doc.body;
+}

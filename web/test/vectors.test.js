@@ -1,0 +1,70 @@
+// Known-answer vectors shared with the Rust implementation
+// (crates/wbs-protocol/tests/testdata/vectors.json). Any disagreement fails.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, existsSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseReceipt, formatReceipt, lookupKey, replyIdentity, ReceiptError } from "../src/lib/receipt.js";
+import { recipientOf } from "../src/lib/envelope.js";
+import { padme } from "../src/lib/padme.js";
+import { powCheck } from "../src/lib/pow.js";
+
+const FILE =
+  process.env.WBS_VECTORS ||
+  join(dirname(fileURLToPath(import.meta.url)), "..", "..", "crates", "wbs-protocol", "tests", "testdata", "vectors.json");
+
+function load() {
+  // Lengths and nonces may exceed 2^53: read them as exact integers.
+  const raw = readFileSync(FILE, "utf8").replace(/("(?:len|padded|nonce)"\s*:\s*)(\d+)/g, '$1"$2"');
+  return JSON.parse(raw);
+}
+
+test("the shared vectors file exists", () => {
+  assert.ok(existsSync(FILE), `missing ${FILE}`);
+});
+
+const v = existsSync(FILE) ? load() : {};
+
+function section(name) {
+  assert.ok(Array.isArray(v[name]) && v[name].length > 0, `vectors.json has no "${name}" vectors`);
+  return v[name];
+}
+
+test("receipt: canonical form, lookup key, reply identity and recipient", async () => {
+  for (const r of section("receipt")) {
+    const canonical = parseReceipt(r.code);
+    assert.equal(canonical, r.canonical, r.code);
+    assert.equal(formatReceipt(canonical), r.code.includes("-") ? r.code.toUpperCase() : formatReceipt(r.canonical));
+    assert.equal(lookupKey(canonical), r.lookup, `lookup of ${r.code}`);
+    const identity = replyIdentity(canonical);
+    assert.equal(identity, r.reply_identity, `reply identity of ${r.code}`);
+    assert.equal(await recipientOf(identity), r.reply_recipient, `reply recipient of ${r.code}`);
+  }
+});
+
+test("parse: forgiving inputs and the three kinds of error", () => {
+  for (const p of section("parse")) {
+    if ("canonical" in p && p.canonical !== null && p.canonical !== undefined) {
+      assert.equal(parseReceipt(p.input), p.canonical, JSON.stringify(p.input));
+    } else {
+      assert.throws(
+        () => parseReceipt(p.input),
+        (e) => e instanceof ReceiptError && e.kind === p.error,
+        `${JSON.stringify(p.input)} should fail with ${p.error}`,
+      );
+    }
+  }
+});
+
+test("padme: padded lengths", () => {
+  for (const p of section("padme")) {
+    assert.equal(padme(BigInt(p.len)), BigInt(p.padded), `padme(${p.len})`);
+  }
+});
+
+test("pow: valid and invalid solutions", () => {
+  for (const p of section("pow")) {
+    assert.equal(powCheck(p.challenge, BigInt(p.nonce), Number(p.difficulty)), p.valid, JSON.stringify(p));
+  }
+});
