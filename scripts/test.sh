@@ -40,3 +40,7 @@ fi
 
 step "tests"
 cargo test --workspace --locked
+
+step "browser tests: the pages against the real server, desk and air-gap tools"
+cargo build --locked --bins -p wbs-server -p wbs-client -p wbs-inspect
+(cd web && npm run test:browser)

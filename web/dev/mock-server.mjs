@@ -1,8 +1,10 @@
-// A stand-in for wbs-server, for developing and testing the browser client
-// without the Rust server: it serves the built assets with the real headers
-// and implements the reporter-facing API v1 in memory. Unlike the real server
-// it holds the inspectorate's private keys, so that it can check that what
-// the browser sent decrypts to well-formed documents. Never deploy it.
+// A development aid only: a stand-in for wbs-server, for working on the
+// browser client without rebuilding the Rust server. It serves the built
+// assets from disk with the real headers and implements the reporter-facing
+// API v1 in memory. Unlike the real server it holds private keys (throwaway
+// ones made at start), so that it can show what the browser sent. No test
+// uses it (the browser tests in test/browser/ run the real server). Never
+// deploy it.
 //
 //   node dev/mock-server.mjs [port]      (default 8080; POW=difficulty)
 
