@@ -474,9 +474,15 @@ fn reply_bundles_refuse_hostile_content() {
 fn objects_must_follow_their_own_case() {
     let t = RawTar::new()
         .file("export.json", &manifest_json(&[("c1", 1), ("c2", 0)]))
-        .file("cases/c1/case.json", &case_json("c1", &[(ObjectKind::Report, b"r")]))
+        .file(
+            "cases/c1/case.json",
+            &case_json("c1", &[(ObjectKind::Report, b"r")]),
+        )
         .file("cases/c2/case.json", &case_json("c2", &[]))
         .file("cases/c1/report.age", b"r")
         .finish();
-    assert!(matches!(read(&t).err().unwrap(), BundleError::Unexpected(_)));
+    assert!(matches!(
+        read(&t).err().unwrap(),
+        BundleError::Unexpected(_)
+    ));
 }
