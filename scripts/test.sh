@@ -39,8 +39,11 @@ if [ -f web/package.json ]; then
 fi
 
 step "tests"
+# The end-to-end tests run these binaries: build them fresh first.
+cargo build --locked --bins -p wbs-server -p wbs-client -p wbs-inspect
 cargo test --workspace --locked
 
 step "browser tests: the pages against the real server, desk and air-gap tools"
-cargo build --locked --bins -p wbs-server -p wbs-client -p wbs-inspect
 (cd web && npm run test:browser)
+bash scripts/fuzz.sh 15  # fuzz targets, 15 s each; any crash or failed cargo-fuzz install fails the run
+bash scripts/bench.sh --smoke --no-write  # the benchmark suite at tiny sizes: proves it still runs (docs/BENCHMARKS.md)

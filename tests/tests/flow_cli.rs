@@ -366,3 +366,42 @@ fn replies_reach_every_inspectorate_key() {
         assert_eq!(mine, theirs);
     }
 }
+
+/// A reporter who got the inspectorate's keys from a trusted source pins
+/// them: the submission goes through when the server lists the same keys,
+/// and is refused before anything is encrypted or sent when it lists others.
+#[test]
+fn pinned_recipients_refuse_a_server_that_lists_other_keys() {
+    let server = TestServer::start(ServerOptions::default());
+    let w = tempfile::tempdir().unwrap();
+    let w = w.path();
+    std::fs::write(w.join("m.txt"), "Laporan").unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "submit")
+            .arg("--recipients")
+            .arg(&server.keys_dir)
+            .arg("--message")
+            .arg(w.join("m.txt")),
+    );
+    let other = w.join("other");
+    std::fs::create_dir(&other).unwrap();
+    wbs_e2e::make_key(&other, "impostor");
+    let out = run_fail(
+        server
+            .cli("wbs-report", "submit")
+            .arg("--recipients")
+            .arg(&other)
+            .arg("--message")
+            .arg(w.join("m.txt")),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--recipients"));
+    let cases: wbs_protocol::api::DeskCases = reqwest::blocking::Client::new()
+        .get(format!("{}/api/v1/desk/cases", server.desk_url))
+        .bearer_auth(std::fs::read_to_string(server.token_file()).unwrap().trim())
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(cases.cases.len(), 1, "only the first report is stored");
+}

@@ -166,6 +166,46 @@ pub(crate) fn placeholder_attachments(planned: &[PlannedFile]) -> Vec<Attachment
         .collect()
 }
 
+/// Reads trusted inspectorate recipients: a `.pub` file, or every `*.pub`
+/// in a folder; one `age1…` per non-comment line (`#` starts a comment).
+pub fn read_recipient_files(path: &std::path::Path) -> Result<Vec<String>, ClientError> {
+    let io_err =
+        |e: std::io::Error| ClientError::Input(format!("cannot read {}: {e}", path.display()));
+    let mut files = Vec::new();
+    if path.is_dir() {
+        for entry in std::fs::read_dir(path).map_err(io_err)? {
+            let p = entry.map_err(io_err)?.path();
+            if p.extension().is_some_and(|x| x == "pub") {
+                files.push(p);
+            }
+        }
+        files.sort();
+    } else {
+        files.push(path.to_path_buf());
+    }
+    let mut out = Vec::new();
+    for f in &files {
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| ClientError::Input(format!("cannot read {}: {e}", f.display())))?;
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        {
+            parse_recipient(line)
+                .map_err(|e| ClientError::Input(format!("{}: {e}", f.display())))?;
+            out.push(line.to_string());
+        }
+    }
+    if out.is_empty() {
+        return Err(ClientError::Input(format!(
+            "no age recipient found in {}",
+            path.display()
+        )));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -75,6 +75,8 @@ pub struct CaseStatus {
 /// The blocking HTTP client for API v1, reporter side.
 pub struct Client {
     http: Http,
+    /// Trusted inspectorate recipients; when set, the server's list must match.
+    pinned: Option<Vec<String>>,
 }
 
 impl Client {
@@ -92,7 +94,36 @@ impl Client {
     ) -> Result<Self, ClientError> {
         Ok(Client {
             http: Http::new(server, proxy, options)?,
+            pinned: None,
         })
+    }
+
+    /// Pins the inspectorate's recipients: from now on, submissions and
+    /// follow-ups are refused unless the server lists exactly these keys (in
+    /// any order). This protects a reporter who got the keys from a trusted
+    /// source against a compromised server that swaps in its own.
+    pub fn pin_recipients(&mut self, recipients: Vec<String>) {
+        self.pinned = Some(recipients);
+    }
+
+    /// The server's recipients, checked against the pinned ones if any.
+    fn checked_recipients(&self, config: &ConfigResponse) -> Result<Vec<Recipient>, ClientError> {
+        let parsed = recipients(config)?;
+        if let Some(pinned) = &self.pinned {
+            let mut theirs: Vec<String> = parsed.iter().map(|r| r.to_string()).collect();
+            let mut ours: Vec<String> = pinned.iter().map(|r| r.trim().to_string()).collect();
+            theirs.sort();
+            theirs.dedup();
+            ours.sort();
+            ours.dedup();
+            if theirs != ours {
+                return Err(ClientError::Protocol(
+                    "the server's inspectorate keys differ from the trusted keys given with                      --recipients; nothing was encrypted or sent"
+                        .into(),
+                ));
+            }
+        }
+        Ok(parsed)
     }
 
     /// Calls `f` for each step of long operations (for a command line to
@@ -158,7 +189,7 @@ impl Client {
         let title = resolve_title(input.title.as_deref(), body)?;
         let planned = plan_attachments(&input.attachments)?;
         let config = self.config()?;
-        let recipients = recipients(&config)?;
+        let recipients = self.checked_recipients(&config)?;
         let category = resolve_category(&config, input.category.as_deref())?;
         check_attachments(&config.limits, recipients.len(), &planned)?;
 
@@ -293,7 +324,7 @@ impl Client {
         let body = require_message(&input.message)?;
         let planned = plan_attachments(&input.attachments)?;
         let config = self.config()?;
-        let recipients = recipients(&config)?;
+        let recipients = self.checked_recipients(&config)?;
         check_attachments(&config.limits, recipients.len(), &planned)?;
 
         let lookup = code.lookup_key().to_base64url();

@@ -47,6 +47,21 @@ enum Command {
         #[command(subcommand)]
         action: TokenAction,
     },
+    /// Re-hash every stored object against its recorded SHA-256; list missing or damaged ones
+    /// (works while the server runs).
+    Verify,
+    /// Write a consistent backup of the whole store to a new file (works while the server runs).
+    Backup {
+        /// The backup file to create; an existing file is never overwritten.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into a new or empty data directory (--data, or the configured one).
+    Restore {
+        /// A file made by `wbs-server backup`.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -216,6 +231,23 @@ fn main() -> ExitCode {
         .init();
     let result = settings(&cli).and_then(|s| match &cli.command {
         Some(Command::Token { action }) => token_command(&s, action),
+        Some(Command::Verify) => wbs_server::admin::verify_command(&s.data),
+        Some(Command::Backup { out }) => wbs_server::admin::backup_command(&s.data, out).map(|m| {
+            println!(
+                "backup written to {} and checked: {}",
+                out.display(),
+                m.summary()
+            )
+        }),
+        Some(Command::Restore { file }) => {
+            wbs_server::admin::restore_command(file, &s.data).map(|m| {
+                println!(
+                    "restored {} into {}; every file matched its SHA-256. Start wbs-server on it.",
+                    m.summary(),
+                    s.data.display()
+                )
+            })
+        }
         None => run_server(s),
     });
     match result {

@@ -28,6 +28,23 @@ pub struct Verified {
     pub id: [u8; 16],
     /// When it expires.
     pub expires_at: u64,
+    /// Until when its id must be remembered as spent: see [`forget_at`].
+    pub forget_at: u64,
+}
+
+/// When the id of a challenge that expires at `expires_at` may be
+/// forgotten: the end of the UTC day it was issued on, plus its lifetime.
+///
+/// The exact expiry is the second the challenge was handed out plus the
+/// lifetime, so storing it in the spent list dated every submission to the
+/// second on disk (found by tests/tests/metadata_promises.rs). This value
+/// is never earlier than the expiry, so a replay is still caught, and it
+/// tells only the day, which `received_on` says anyway.
+pub fn forget_at(expires_at: u64, ttl_secs: u64) -> u64 {
+    let issued = expires_at.saturating_sub(ttl_secs);
+    (issued / 86_400 + 1)
+        .saturating_mul(86_400)
+        .saturating_add(ttl_secs)
 }
 
 /// Seconds since the Unix epoch.
@@ -118,7 +135,11 @@ impl PowIssuer {
         {
             return Err(invalid());
         }
-        Ok(Some(Verified { id, expires_at }))
+        Ok(Some(Verified {
+            id,
+            expires_at,
+            forget_at: forget_at(expires_at, self.ttl_secs),
+        }))
     }
 }
 
@@ -167,5 +188,29 @@ mod tests {
         );
         // Off.
         assert!(PowIssuer::new(0, 60).verify(None, 1000).unwrap().is_none());
+    }
+
+    #[test]
+    fn spent_ids_are_kept_past_expiry_but_dated_only_by_day() {
+        let ttl = 1800;
+        for issued in [0u64, 1, 86_399, 86_400, 1_795_813_163, 1_795_852_799] {
+            let expires = issued + ttl;
+            let f = forget_at(expires, ttl);
+            assert!(f >= expires, "{issued}");
+            // Every challenge of one day gets the same value.
+            assert_eq!(f, forget_at((issued / 86_400) * 86_400 + ttl, ttl));
+            assert_eq!((f - ttl) % 86_400, 0);
+        }
+        let issuer = PowIssuer::new(4, ttl);
+        let c = issuer.issue(1_795_813_163);
+        let solution = PowSolution {
+            nonce: wbs_protocol::pow::solve(&c.challenge, 4),
+            challenge: c.challenge,
+        };
+        let v = issuer
+            .verify(Some(&solution), 1_795_813_163)
+            .unwrap()
+            .unwrap();
+        assert_eq!(v.forget_at, 1_795_824_000 + ttl);
     }
 }

@@ -13,6 +13,7 @@ use wbs_protocol::header::{
 use wbs_store::{BlobSink, StagedBlob, Store};
 
 use crate::error::ApiError;
+use crate::guard::{BodyMeter, GuardError};
 
 /// Bytes gathered before each hand-over to the blocking writer.
 const WRITE_BATCH: usize = 256 * 1024;
@@ -85,8 +86,12 @@ fn header_error(part: &str, e: HeaderError) -> ApiError {
     ApiError::unprocessable("invalid_object", format!("{part}: {e}"))
 }
 
-/// Maps a multipart error: the body limit becomes 413, the rest 400.
+/// Maps a multipart error: a failure of the body guard keeps its own answer
+/// ([`GuardError::to_api`]), the body limit becomes 413, the rest 400.
 pub fn multipart_error(e: MultipartError) -> ApiError {
+    if let Some(g) = GuardError::find(&e) {
+        return g.to_api();
+    }
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
         ApiError::too_large("the request is larger than the server accepts")
     } else {
@@ -111,11 +116,17 @@ pub async fn receive_field(
     field: &mut Field<'_>,
     rules: ObjectRules,
     part: &str,
+    meter: &BodyMeter,
 ) -> Result<StagedBlob, ApiError> {
     let s = store.clone();
-    let mut sink: BlobSink = blocking(move || s.blob_sink().map_err(ApiError::from)).await?;
+    let mut sink: Option<BlobSink> =
+        Some(blocking(move || s.blob_sink().map_err(ApiError::from)).await?);
+    let mut writing: Option<tokio::task::JoinHandle<Result<BlobSink, ApiError>>> = None;
     let mut checker = Checker::new(rules);
-    let mut batch: Vec<u8> = Vec::with_capacity(WRITE_BATCH);
+    // Grows with the data: most objects are small reports, and a 256 KiB
+    // buffer for each of them (32 uploads at once in the benchmark) left
+    // the server's memory growing with load (docs/BENCHMARKS.md).
+    let mut batch: Vec<u8> = Vec::new();
     loop {
         let chunk = match tokio::time::timeout(rules.idle, field.chunk()).await {
             Err(_) => {
@@ -129,18 +140,32 @@ pub async fn receive_field(
             Ok(Ok(None)) => break,
             Ok(Ok(Some(c))) => c,
         };
+        meter.consumed(chunk.len());
         checker.feed(&chunk, part)?;
         batch.extend_from_slice(&chunk);
         if batch.len() >= WRITE_BATCH {
             let full = std::mem::replace(&mut batch, Vec::with_capacity(WRITE_BATCH));
-            sink = blocking(move || {
-                sink.write_all(&full).map_err(io_error)?;
-                Ok(sink)
-            })
-            .await?;
+            // Double buffering: the next batch is received while this one
+            // is hashed and written, instead of after (a 1 GiB upload: from
+            // 220-350 to 320-370 MiB/s, docs/BENCHMARKS.md). At most two
+            // batches are in memory. A write still running when the upload
+            // fails finishes on its own and drops the sink, which removes
+            // the temporary file.
+            let mut ready = match writing.take() {
+                Some(previous) => previous.await.map_err(ApiError::internal)??,
+                None => sink.take().expect("the sink is here unless a write runs"),
+            };
+            writing = Some(tokio::task::spawn_blocking(move || {
+                ready.write_all(&full).map_err(io_error)?;
+                Ok::<_, ApiError>(ready)
+            }));
         }
     }
     checker.finish(part)?;
+    let mut sink = match writing.take() {
+        Some(previous) => previous.await.map_err(ApiError::internal)??,
+        None => sink.take().expect("the sink is here unless a write runs"),
+    };
     blocking(move || {
         sink.write_all(&batch).map_err(io_error)?;
         sink.finish().map_err(ApiError::from)

@@ -148,7 +148,10 @@ impl BlobSink {
     fn with_file(files: Arc<BlobFiles>, file: File, tmp_path: PathBuf) -> BlobSink {
         BlobSink {
             files,
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            // Small: larger writes (the server's 256 KiB batches) bypass the
+            // buffer anyway, and most blobs are reports of a few KiB, so a
+            // bigger one per upload only costs memory under load.
+            out: Some(BufWriter::with_capacity(8 * 1024, file)),
             tmp_path: Some(tmp_path),
             hasher: Sha256::new(),
             size: 0,
@@ -164,13 +167,7 @@ impl BlobSink {
     /// `blobs/`, fsync the directory. On any error the temporary file (or
     /// the renamed file) is removed again, so nothing partial stays behind.
     pub fn finish(mut self) -> Result<StagedBlob, StoreError> {
-        let out = self.out.take().expect("a sink is finished only once");
-        let file = out
-            .into_inner()
-            .map_err(|e| StoreError::from(e.into_error()))?;
-        file.sync_all()?;
-        drop(file);
-
+        self.sync_tmp()?;
         // 130 random bits make a collision practically impossible, but a
         // rename would silently replace an existing blob, so look first.
         let id = loop {
@@ -179,6 +176,57 @@ impl BlobSink {
                 break id;
             }
         };
+        self.install(id)
+    }
+
+    /// Like [`finish`](BlobSink::finish), but under a given id, if the
+    /// bytes match `expected` (a restore puts every blob back under the id
+    /// its records use). A mismatch is [`StoreError::Corrupt`] and leaves
+    /// nothing behind; so does an id that is already taken.
+    pub(crate) fn finish_as(mut self, expected: &StagedBlob) -> Result<StagedBlob, StoreError> {
+        let got: [u8; 32] = self.hasher.clone().finalize().into();
+        if self.size != expected.size || got != expected.sha256 {
+            return Err(StoreError::Corrupt(format!(
+                "blob {} does not match the size and SHA-256 its records give",
+                expected.id
+            )));
+        }
+        if self.files.path(&expected.id)?.exists() {
+            return Err(StoreError::Invalid(format!(
+                "blob {} exists already",
+                expected.id
+            )));
+        }
+        self.sync_tmp()?;
+        self.install(expected.id.clone())
+    }
+
+    /// Flushes the buffer and fsyncs the temporary file.
+    fn sync_tmp(&mut self) -> Result<(), StoreError> {
+        let out = self.out.take().expect("a sink is finished only once");
+        let file = out
+            .into_inner()
+            .map_err(|e| StoreError::from(e.into_error()))?;
+        // A file's modification time would date its arrival to the
+        // nanosecond: set it (and the access time) back to midnight UTC of
+        // the day, the most any date WBS keeps reveals. (The inode change
+        // time cannot be set; see THREAT_MODEL.md.)
+        let midnight = std::time::UNIX_EPOCH
+            + std::time::Duration::from_secs(
+                u64::try_from(wbs_protocol::date::today_days()).unwrap_or(0) * 86_400,
+            );
+        file.set_times(
+            std::fs::FileTimes::new()
+                .set_modified(midnight)
+                .set_accessed(midnight),
+        )?;
+        file.sync_all()?;
+        Ok(())
+    }
+
+    /// Renames the synced temporary file to the blob `id` and fsyncs the
+    /// directories involved.
+    fn install(mut self, id: BlobId) -> Result<StagedBlob, StoreError> {
         let shard = self.files.shard_dir(&id);
         if !shard.is_dir() {
             create_private_dir(&shard)?;

@@ -57,11 +57,22 @@
 //! until it is reopened. What the failing call had committed in memory
 //! never reached the disk, so it is gone after the restart (and its blob
 //! files are swept then), exactly as its error said.
+//!
+//! # Backups
+//!
+//! [`Store::snapshot`] takes every record as one consistent copy
+//! ([`StoreRecords`], a logical dump, not sled's files) while the server
+//! keeps running, and keeps the blobs it references in place while it is in
+//! use. [`SledStore::restore`] checks such records for consistency and
+//! writes a fresh store from them and their blobs, each checked against its
+//! recorded SHA-256, into a new or empty directory. The backup file format
+//! itself belongs to the server (`wbs-server backup`).
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 mod blob;
 mod codec;
+mod dump;
 mod error;
 mod ids;
 mod layout;
@@ -70,11 +81,12 @@ mod sled_store;
 mod store;
 
 pub use blob::{BlobSink, StagedBlob};
+pub use dump::{AppliedEntry, CaseEntry, StoreRecords, StoreSnapshot, TokenEntry, RECORDS_FORMAT};
 pub use error::StoreError;
 pub use ids::{is_blob_id, is_case_id, BlobId, CaseId, BLOB_ID_LEN, CASE_ID_LEN};
 pub use layout::{FORMAT_VERSION, MARKER_FILE};
 pub use records::{
     AuditEntry, CaseRecord, ImportItem, ObjectKind, ObjectRecord, ReplyRecord, TokenInfo,
 };
-pub use sled_store::SledStore;
+pub use sled_store::{Restore, SledStore};
 pub use store::Store;

@@ -3,6 +3,7 @@
 use wbs_protocol::Status;
 
 use crate::blob::{BlobSink, StagedBlob};
+use crate::dump::StoreSnapshot;
 use crate::error::StoreError;
 use crate::records::{AuditEntry, CaseRecord, ImportItem, ObjectRecord, TokenInfo};
 
@@ -142,4 +143,13 @@ pub trait Store: Send + Sync {
     /// writes with that error until it is reopened: the server should then
     /// report itself unhealthy, and the operator free space and restart it.
     fn health(&self) -> Result<(), StoreError>;
+
+    /// Every record, as one consistent copy: no commit is half in it. For
+    /// backups and verification while the server runs. Writers wait only
+    /// while the records are read; while the snapshot lives, the blobs its
+    /// records reference stay readable with
+    /// [`open_blob`](Store::open_blob), even if their case is deleted
+    /// meanwhile (blobs never change once committed, so reading them later
+    /// is consistent).
+    fn snapshot(&self) -> Result<StoreSnapshot, StoreError>;
 }

@@ -367,3 +367,23 @@ fn everything_survives_a_clean_reopen() {
         assert_eq!(read_blob(&store, &o.blob).len() as u64, o.size);
     }
 }
+
+/// A stored blob's file times say the day, never the time of day.
+#[test]
+fn blob_files_carry_only_the_day_in_their_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = wbs_store::SledStore::create_or_open(dir.path()).unwrap();
+    let mut sink = wbs_store::Store::blob_sink(&store).unwrap();
+    std::io::Write::write_all(&mut sink, b"opaque bytes").unwrap();
+    let staged = sink.finish().unwrap();
+    let path = wbs_store_blob_path(dir.path(), &staged.id);
+    let meta = std::fs::metadata(&path).unwrap();
+    for t in [meta.modified().unwrap(), meta.accessed().unwrap()] {
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs % 86_400, 0, "{path:?} has a time of day");
+    }
+}
+
+fn wbs_store_blob_path(data: &std::path::Path, id: &str) -> std::path::PathBuf {
+    data.join("blobs").join(&id[..2]).join(id)
+}

@@ -9,6 +9,7 @@
 //! Callers only put files in place after [`decrypt_object`] returned.
 
 use std::io::{self, Read, Write};
+use std::sync::mpsc;
 
 use sha2::{Digest, Sha256};
 use wbs_protocol::bundle::ObjectEntry;
@@ -128,29 +129,92 @@ pub fn read_document(plain: &mut dyn Read, case_id: &str) -> Result<Zeroizing<Ve
     Ok(out)
 }
 
+/// Plaintext handed from the decrypting thread to the writing one at a time.
+const CHUNK: usize = 256 * 1024;
+/// Chunks in flight between the two threads (memory: about 1.5 MiB).
+const CHUNKS_IN_FLIGHT: usize = 4;
+/// Size of each `write`, as the `age` CLI does. On the benchmark machine,
+/// writes of 64 KiB and more into the page cache cost up to twice the
+/// system time per byte (docs/BENCHMARKS.md).
+const WRITE_SIZE: usize = 32 * 1024;
+
 /// Copies exactly `size` bytes of plaintext into `out`, hashing them; the
 /// padding after them is left for the caller to drain. Returns the SHA-256,
 /// or `None` if the plaintext ended before `size` bytes.
+///
+/// Two threads share the work, so a large attachment uses both cores of a
+/// small machine: this one reads the bundle (which also hashes it) and
+/// decrypts; a scoped helper hashes the plaintext and writes it. On one
+/// thread, `open` took about twice as long as `age -d` on the same object
+/// (docs/BENCHMARKS.md).
 pub fn copy_exact_hashed(
     plain: &mut dyn Read,
     size: u64,
-    out: &mut dyn Write,
+    out: &mut (dyn Write + Send),
     on_write_error: impl Fn(io::Error) -> Error,
 ) -> Result<Option<[u8; 32]>, Step> {
-    let mut hasher = Sha256::new();
-    let mut remaining = size;
-    let mut buf = vec![0u8; 64 * 1024];
-    while remaining > 0 {
-        let want = remaining.min(buf.len() as u64) as usize;
-        let n = match plain.read(&mut buf[..want]) {
-            Ok(0) => return Ok(None),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(classify_io(e).into()),
+    let (full_tx, full_rx) = mpsc::sync_channel::<Vec<u8>>(CHUNKS_IN_FLIGHT);
+    let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(move || -> io::Result<[u8; 32]> {
+            let mut hasher = Sha256::new();
+            for chunk in full_rx {
+                hasher.update(&chunk);
+                for piece in chunk.chunks(WRITE_SIZE) {
+                    out.write_all(piece)?;
+                }
+                // Recycled: the reader never allocates more than it needs.
+                let _ = free_tx.send(chunk);
+            }
+            Ok(hasher.finalize().into())
+        });
+        let read = read_chunks(plain, size, &full_tx, &free_rx);
+        // Closing the channel ends the writer once it has written the rest.
+        drop(full_tx);
+        let written = match writer.join() {
+            Ok(result) => result,
+            Err(panic) => std::panic::resume_unwind(panic),
         };
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).map_err(&on_write_error)?;
-        remaining -= n as u64;
+        match (read, written) {
+            (Err(e), _) => Err(e),
+            (Ok(_), Err(e)) => Err(Step::Fatal(on_write_error(e))),
+            (Ok(complete), Ok(digest)) => Ok(complete.then_some(digest)),
+        }
+    })
+}
+
+/// Reads `size` bytes of `plain` in chunks and hands them to the writer.
+/// Returns whether all of them came; stops early if the writer stopped.
+fn read_chunks(
+    plain: &mut dyn Read,
+    size: u64,
+    to_writer: &mpsc::SyncSender<Vec<u8>>,
+    free: &mpsc::Receiver<Vec<u8>>,
+) -> Result<bool, Step> {
+    let mut remaining = size;
+    while remaining > 0 {
+        let want = remaining.min(CHUNK as u64) as usize;
+        let mut chunk = free.try_recv().unwrap_or_default();
+        chunk.resize(want, 0);
+        let mut filled = 0;
+        while filled < want {
+            match plain.read(&mut chunk[filled..]) {
+                Ok(0) => break,
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(classify_io(e).into()),
+            }
+        }
+        chunk.truncate(filled);
+        remaining -= filled as u64;
+        let short = filled < want;
+        if filled > 0 && to_writer.send(chunk).is_err() {
+            // The writer failed; its error is the one to report.
+            return Ok(true);
+        }
+        if short {
+            return Ok(false);
+        }
     }
-    Ok(Some(hasher.finalize().into()))
+    Ok(true)
 }

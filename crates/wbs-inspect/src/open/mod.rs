@@ -63,6 +63,10 @@ pub fn run(args: &OpenArgs) -> Result<String> {
         &mut opener,
     );
     if let Err(source) = read {
+        // The cases before the failure are complete: keep them, as they
+        // would be had each file been made durable on its own. (Should this
+        // fail too, the first error is the one to report.)
+        let _ = opener.commit();
         // The visitor keeps its own, more precise error; wbs-protocol only
         // sees a summary of it.
         return Err(opener.take_failure().unwrap_or(Error::Bundle {

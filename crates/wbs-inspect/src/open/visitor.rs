@@ -27,12 +27,17 @@ use crate::casedir::{
     REPLY_TO_JSON, REPORT_JSON, REPORT_MD, THREAD_DIR,
 };
 use crate::error::{one_line, Error, Result};
-use crate::fsutil::{read_if_exists, write_new, write_owned, Placed, TempFile};
+use crate::fsutil::{read_if_exists, Batch, Placed, TempFile};
 use crate::json;
 use crate::keyring::Keyring;
 
 /// Largest `case.json` read back from an earlier run.
 const MAX_CASE_JSON: u64 = 256 << 20;
+
+/// Small files written before they are all made durable at once (see
+/// [`Batch`]): about 250 cases' worth. Attachments are not batched; each
+/// gets its own `fsync`, which costs little next to its size.
+const BATCH_FILES: usize = 1024;
 
 /// Decrypts a bundle into `out`, one case at a time.
 pub struct Opener<'a> {
@@ -43,6 +48,8 @@ pub struct Opener<'a> {
     /// The recipients `export.json` lists, kept apart from ours.
     listed_by_server: Vec<String>,
     current: Option<CaseWork>,
+    /// Small files of the cases so far, waiting for their durability barrier.
+    batch: Batch,
     stats: Stats,
     failure: Option<Error>,
 }
@@ -67,6 +74,7 @@ impl<'a> Opener<'a> {
             inspectorate: keyring.recipients(),
             listed_by_server: Vec::new(),
             current: None,
+            batch: Batch::default(),
             stats: Stats::default(),
             failure: None,
         }
@@ -80,7 +88,16 @@ impl<'a> Opener<'a> {
     /// Completes the last case and returns what was done.
     pub fn finish(mut self) -> Result<Stats> {
         self.finish_case()?;
+        self.commit()?;
         Ok(self.stats)
+    }
+
+    /// Makes the files written so far durable and puts them in place. Also
+    /// called when the bundle fails part-way, so the cases before the
+    /// failure are kept, as they were before files were batched.
+    pub fn commit(&mut self) -> Result<()> {
+        self.stats.already_there += self.batch.commit()?;
+        Ok(())
     }
 
     /// Keeps our precise error and hands wbs-protocol a summary of it.
@@ -94,6 +111,9 @@ impl<'a> Opener<'a> {
 
     fn start_case(&mut self, case: &CaseManifest) -> Result<()> {
         self.finish_case()?;
+        if self.batch.len() >= BATCH_FILES {
+            self.commit()?;
+        }
         let dir = CaseDir::new(self.out, &case.id)?;
         let earlier = match read_if_exists(&dir.file(CASE_JSON), MAX_CASE_JSON)? {
             Some(bytes) => Some(serde_json::from_slice::<CaseManifest>(&bytes).map_err(|_| {
@@ -139,6 +159,7 @@ impl<'a> Opener<'a> {
         let Opener {
             keyring,
             current,
+            batch,
             stats,
             ..
         } = self;
@@ -148,6 +169,7 @@ impl<'a> Opener<'a> {
             .ok_or_else(|| Error::case(&case.id, "an object came outside its case"))?;
         let ctx = Ctx {
             keyring,
+            batch,
             stats,
             entry,
         };
@@ -169,7 +191,8 @@ impl<'a> Opener<'a> {
         };
         let dir = &work.dir;
         dir.ensure(dir.root())?;
-        write_owned(&dir.file(CASE_JSON), &json::pretty(&work.merged))?;
+        self.batch
+            .write_owned(&dir.file(CASE_JSON), &json::pretty(&work.merged))?;
         let Some(report) = &work.report else {
             return Ok(());
         };
@@ -211,7 +234,8 @@ impl<'a> Opener<'a> {
             inspectorate: self.inspectorate.clone(),
             listed_by_server: self.listed_by_server.clone(),
         };
-        write_owned(&dir.file(REPLY_TO_JSON), &json::pretty(&reply_to))?;
+        self.batch
+            .write_owned(&dir.file(REPLY_TO_JSON), &json::pretty(&reply_to))?;
 
         let files: Vec<LocalFile> = (1u32..)
             .zip(&report.attachments)
@@ -221,7 +245,8 @@ impl<'a> Opener<'a> {
             })
             .collect();
         let md = markdown::report(&work.merged, report, &warnings, &files);
-        write_owned(&dir.file(REPORT_MD), md.as_bytes())?;
+        self.batch
+            .write_owned(&dir.file(REPORT_MD), md.as_bytes())?;
         Ok(())
     }
 }
@@ -253,6 +278,7 @@ impl ExportVisitor for Opener<'_> {
 /// What every object handler needs besides the case.
 struct Ctx<'a, 'b> {
     keyring: &'b Keyring,
+    batch: &'a mut Batch,
     stats: &'a mut Stats,
     entry: &'a ObjectEntry,
 }
@@ -262,16 +288,14 @@ impl CaseWork {
         self.dir.id()
     }
 
-    /// Writes an evidence file, counting it if it was already there.
-    fn place(&self, stats: &mut Stats, path: &Path, bytes: &[u8]) -> Result<()> {
+    /// Writes an evidence file (put in place, or counted as already there,
+    /// when the batch is committed).
+    fn place(&self, batch: &mut Batch, path: &Path, bytes: &[u8]) -> Result<()> {
         self.dir.ensure(
             path.parent()
                 .expect("case files are inside the case folder"),
         )?;
-        if write_new(path, bytes)? == Placed::AlreadyThere {
-            stats.already_there += 1;
-        }
-        Ok(())
+        batch.write_new(path, bytes)
     }
 
     fn document(
@@ -301,7 +325,7 @@ impl CaseWork {
         let value: Value =
             serde_json::from_slice(&plain).map_err(|_| self.invalid(ctx.entry, Report::FORMAT))?;
         self.place(
-            ctx.stats,
+            ctx.batch,
             &self.dir.file(REPORT_JSON),
             &json::pretty_sorted(&value),
         )?;
@@ -344,12 +368,12 @@ impl CaseWork {
             .collect();
         let md = markdown::followup(self.id(), n, &ctx.entry.on, &followup, &files);
         self.place(
-            ctx.stats,
+            ctx.batch,
             &self.dir.thread_file(&stem, ".json"),
             &json::pretty_sorted(&value),
         )?;
         self.place(
-            ctx.stats,
+            ctx.batch,
             &self.dir.thread_file(&stem, ".md"),
             md.as_bytes(),
         )?;
@@ -423,7 +447,7 @@ impl CaseWork {
         let md = markdown::reply(self.id(), n, &ctx.entry.on, &reply);
         let stem = reply_stem(n, &ctx.entry.on);
         self.place(
-            ctx.stats,
+            ctx.batch,
             &self.dir.thread_file(&stem, ".md"),
             md.as_bytes(),
         )?;

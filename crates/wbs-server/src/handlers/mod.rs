@@ -51,9 +51,14 @@ fn json_rejection(e: JsonRejection) -> ApiError {
 /// Parses a small JSON document (a multipart `meta` part) with the same
 /// error codes as [`ApiJson`].
 pub fn parse_meta<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|_| ApiError::bad_request("malformed_json", "the meta part is not valid JSON"))?;
-    serde_json::from_value(value).map_err(|e| {
-        ApiError::unprocessable("invalid_json", format!("the meta part does not fit: {e}"))
+    // Straight into `T`, not through `serde_json::Value`: a `Value` keeps
+    // the last of duplicated keys, so `{"lookup": A, "lookup": B}` was
+    // accepted as B, where the status route refuses it
+    // (tests/tests/hostile_uploads.rs, `meta_duplicated_keys`).
+    serde_json::from_slice(bytes).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => {
+            ApiError::unprocessable("invalid_json", format!("the meta part does not fit: {e}"))
+        }
+        _ => ApiError::bad_request("malformed_json", "the meta part is not valid JSON"),
     })
 }

@@ -45,8 +45,20 @@ fn serve(name: &str) -> Response {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
             resp
         }
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        None => not_found(),
     }
+}
+
+/// The same JSON 404 as every other unknown path (it used to be a plain
+/// text "not found", the one error answer that was not JSON:
+/// tests/tests/hostile_requests.rs, `path_asset_unknown`).
+fn not_found() -> Response {
+    crate::error::ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such page or endpoint",
+    )
+    .into_response()
 }
 
 /// `GET /`.
@@ -67,7 +79,7 @@ pub async fn status() -> Response {
 /// `GET /assets/{name}`.
 pub async fn file(Path(name): Path<String>) -> Response {
     if name.ends_with(".html") {
-        return (StatusCode::NOT_FOUND, "not found").into_response();
+        return not_found();
     }
     serve(&name)
 }

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use axum::extract::multipart::MultipartRejection;
-use axum::extract::{Multipart, State};
+use axum::extract::{Extension, Multipart, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
@@ -20,6 +20,7 @@ use wbs_store::{CaseRecord, StagedBlob, Store};
 
 use super::{parse_meta, ApiJson};
 use crate::error::ApiError;
+use crate::guard::BodyMeter;
 use crate::pow::now_secs;
 use crate::state::SharedState;
 use crate::upload::{multipart_error, receive_field, ObjectRules};
@@ -62,7 +63,9 @@ async fn check_and_spend_pow(app: &SharedState, pow: Option<&PowSolution>) -> Re
     let now = now_secs();
     if let Some(v) = app.pow.verify(pow, now)? {
         let fresh = app
-            .with_store(move |s| Ok(s.spend_pow(v.id, v.expires_at, now)?))
+            // Remembered until the coarse `forget_at`, never the exact
+            // expiry: see `pow::forget_at`.
+            .with_store(move |s| Ok(s.spend_pow(v.id, v.forget_at, now)?))
             .await?;
         if !fresh {
             return Err(ApiError::bad_request(
@@ -75,7 +78,7 @@ async fn check_and_spend_pow(app: &SharedState, pow: Option<&PowSolution>) -> Re
 }
 
 /// Reads the next field's bytes as a small document.
-async fn read_meta(multipart: &mut Multipart) -> Result<Vec<u8>, ApiError> {
+async fn read_meta(multipart: &mut Multipart, meter: &BodyMeter) -> Result<Vec<u8>, ApiError> {
     let mut field = multipart
         .next_field()
         .await
@@ -89,6 +92,7 @@ async fn read_meta(multipart: &mut Multipart) -> Result<Vec<u8>, ApiError> {
     }
     let mut out = Vec::new();
     while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        meter.consumed(chunk.len());
         out.extend_from_slice(&chunk);
         if out.len() > MAX_META_BYTES {
             return Err(ApiError::too_large("the meta part is too large"));
@@ -106,6 +110,25 @@ struct Staged {
 impl Staged {
     fn take(&mut self) -> Vec<StagedBlob> {
         std::mem::take(&mut self.blobs)
+    }
+
+    /// Removes the staged blobs before the error answer goes out, so a
+    /// refused request has left nothing behind by the time it is answered.
+    /// (`Drop` remains the safety net when the request is abandoned.)
+    async fn discard_now(&mut self) {
+        let blobs = self.take();
+        if blobs.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for b in blobs {
+                if let Err(e) = store.discard_blob(b) {
+                    tracing::warn!("could not remove a discarded upload: {e}");
+                }
+            }
+        })
+        .await;
     }
 }
 
@@ -133,15 +156,32 @@ async fn receive_objects(
     app: &SharedState,
     multipart: &mut Multipart,
     main_part: &'static str,
+    meter: &BodyMeter,
 ) -> Result<Staged, ApiError> {
+    let mut staged = Staged {
+        store: app.store.clone(),
+        blobs: Vec::new(),
+    };
+    match receive_objects_into(app, multipart, main_part, meter, &mut staged).await {
+        Ok(()) => Ok(staged),
+        Err(e) => {
+            staged.discard_now().await;
+            Err(e)
+        }
+    }
+}
+
+async fn receive_objects_into(
+    app: &SharedState,
+    multipart: &mut Multipart,
+    main_part: &'static str,
+    meter: &BodyMeter,
+    staged: &mut Staged,
+) -> Result<(), ApiError> {
     let rules = ObjectRules {
         recipients: app.recipients.len(),
         max_bytes: app.settings.limits.max_object_bytes,
         idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
-    };
-    let mut staged = Staged {
-        store: app.store.clone(),
-        blobs: Vec::new(),
     };
     let mut attachments = 0u32;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
@@ -170,7 +210,7 @@ async fn receive_objects(
             }
             format!("attachment {attachments}")
         };
-        let blob = receive_field(&app.store, &mut field, rules, &label).await?;
+        let blob = receive_field(&app.store, &mut field, rules, &label, meter).await?;
         staged.blobs.push(blob);
     }
     if staged.blobs.is_empty() {
@@ -179,7 +219,7 @@ async fn receive_objects(
             format!("the {main_part} part is missing"),
         ));
     }
-    Ok(staged)
+    Ok(())
 }
 
 fn multipart_or_error(m: Result<Multipart, MultipartRejection>) -> Result<Multipart, ApiError> {
@@ -195,6 +235,7 @@ fn multipart_or_error(m: Result<Multipart, MultipartRejection>) -> Result<Multip
 /// `POST /api/v1/submissions`.
 pub async fn post_submission(
     State(app): State<SharedState>,
+    Extension(meter): Extension<Arc<BodyMeter>>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SubmissionReceipt>), ApiError> {
     let mut multipart = multipart_or_error(multipart)?;
@@ -202,7 +243,7 @@ pub async fn post_submission(
         return Err(ApiError::busy());
     }
     let _slot = upload_slot(&app)?;
-    let meta: SubmissionMeta = parse_meta(&read_meta(&mut multipart).await?)?;
+    let meta: SubmissionMeta = parse_meta(&read_meta(&mut multipart, &meter).await?)?;
     let hash = lookup_hash(&meta.lookup)?;
     let reply_recipient = wbs_protocol::envelope::parse_recipient(&meta.reply_recipient)
         .map_err(|_| {
@@ -219,7 +260,7 @@ pub async fn post_submission(
         return Err(wbs_store::StoreError::LookupExists.into());
     }
     check_and_spend_pow(&app, meta.pow.as_ref()).await?;
-    let mut staged = receive_objects(&app, &mut multipart, PART_REPORT).await?;
+    let mut staged = receive_objects(&app, &mut multipart, PART_REPORT, &meter).await?;
     let mut blobs = staged.take();
     let report = blobs.remove(0);
     let received_on = wbs_protocol::date::today_utc();
@@ -286,6 +327,7 @@ pub async fn post_status(
 /// `POST /api/v1/followups`.
 pub async fn post_followup(
     State(app): State<SharedState>,
+    Extension(meter): Extension<Arc<BodyMeter>>,
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<FollowupReceipt>), ApiError> {
     let mut multipart = multipart_or_error(multipart)?;
@@ -293,10 +335,10 @@ pub async fn post_followup(
         return Err(ApiError::busy());
     }
     let _slot = upload_slot(&app)?;
-    let meta: FollowupMeta = parse_meta(&read_meta(&mut multipart).await?)?;
+    let meta: FollowupMeta = parse_meta(&read_meta(&mut multipart, &meter).await?)?;
     let case = case_for(&app, &meta.lookup).await?;
     check_and_spend_pow(&app, meta.pow.as_ref()).await?;
-    let mut staged = receive_objects(&app, &mut multipart, PART_MESSAGE).await?;
+    let mut staged = receive_objects(&app, &mut multipart, PART_MESSAGE, &meter).await?;
     let mut blobs = staged.take();
     let message = blobs.remove(0);
     let on = wbs_protocol::date::today_utc();

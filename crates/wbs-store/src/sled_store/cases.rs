@@ -398,10 +398,10 @@ impl SledStore {
             let Some(blobs) = removed else { continue };
             // Metadata first, durably; only then the files. A crash in
             // between leaves unreferenced blobs, which the next start sweeps.
+            // While a snapshot (a backup) is in use, the files stay until it
+            // is done with them.
             self.sync()?;
-            for blob in &blobs {
-                let _ = self.files.remove(blob);
-            }
+            self.pins.remove(blobs);
             return Ok(());
         }
         Err(StoreError::Sled(format!(

@@ -16,7 +16,7 @@ const POW_PRUNE_BATCH: usize = 1000;
 
 /// Token names are chosen by the operator and shown in the audit log: keep
 /// them short and printable.
-fn check_token_name(name: &str) -> Result<(), StoreError> {
+pub(crate) fn check_token_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
         && name.chars().count() <= 64
         && name.trim() == name
@@ -51,6 +51,7 @@ impl SledStore {
             name: name.to_owned(),
             created_on: today_utc(),
         })?;
+        let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.tokens, &t.token_names).transaction(
             |(tokens, names)| -> ConflictableTransactionResult<(), StoreError> {
@@ -69,6 +70,7 @@ impl SledStore {
                 Ok(())
             },
         );
+        drop(commit);
         self.tx_result(result)?;
         self.sync()
     }
@@ -88,6 +90,7 @@ impl SledStore {
 
     pub(super) fn revoke_token_impl(&self, name: &str) -> Result<(), StoreError> {
         self.writable()?;
+        let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.tokens, &t.token_names).transaction(
             |(tokens, names)| -> ConflictableTransactionResult<(), StoreError> {
@@ -98,6 +101,7 @@ impl SledStore {
                 Ok(())
             },
         );
+        drop(commit);
         self.tx_result(result)?;
         self.sync()
     }
@@ -120,6 +124,7 @@ impl SledStore {
     ) -> Result<(), StoreError> {
         self.writable()?;
         let on = today_utc();
+        let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.meta, &t.audit).transaction(
             |(meta, audit)| -> ConflictableTransactionResult<(), StoreError> {
@@ -139,6 +144,7 @@ impl SledStore {
                 Ok(())
             },
         );
+        drop(commit);
         self.tx_result(result)?;
         self.sync()
     }
@@ -173,6 +179,7 @@ impl SledStore {
         {
             expired.push(key?);
         }
+        let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.pow_spent, &t.pow_expiry).transaction(
             |(spent, expiry)| -> ConflictableTransactionResult<bool, StoreError> {
@@ -190,6 +197,7 @@ impl SledStore {
                 Ok(true)
             },
         );
+        drop(commit);
         let first_use = self.tx_result(result)?;
         if first_use {
             // A spend that a crash could undo would let one solution be

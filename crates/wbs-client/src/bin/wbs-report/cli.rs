@@ -40,6 +40,10 @@ pub struct Connection {
     /// (only socks5h, which leaves name resolution to the proxy).
     #[arg(long, value_name = "socks5h://HOST:PORT", value_parser = proxy_url)]
     pub proxy: Option<String>,
+    /// The inspectorate's public keys from a source you trust (a .pub file
+    /// or a folder of them): refuse to send if the server lists other keys.
+    #[arg(long, value_name = "PATH")]
+    pub recipients: Option<std::path::PathBuf>,
 }
 
 /// Checks `--server` while the arguments are parsed, before any work.

@@ -123,6 +123,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 /// A client for the server, reporting progress on stderr.
 fn connect(connection: &Connection) -> Result<Client, Failure> {
     let mut client = Client::new(&connection.server, connection.proxy.as_deref())?;
+    if let Some(path) = &connection.recipients {
+        client.pin_recipients(wbs_client::read_recipient_files(path)?);
+    }
     if connection.proxy.is_none() && is_cleartext_to_internet(client.server()) {
         note("warning: plain http:// over the internet: what you send stays encrypted, but anyone on the way can see that you use this drop box; prefer https:// or an onion address over Tor.");
     }
