@@ -1,4 +1,5 @@
-//! Making text from elsewhere safe to show on a terminal.
+//! Command-line output: one-line failures, and text from elsewhere made safe
+//! to show on a terminal.
 //!
 //! Server error messages, case identifiers and decrypted replies are not
 //! written by the person at the terminal. Control characters in them could
@@ -67,6 +68,44 @@ pub fn multi_line(s: &str) -> String {
             c => c,
         })
         .collect()
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum Failure {
+    /// Something to tell the user, on one line.
+    Error(String),
+    /// Standard output was closed (`… | head`): not an error.
+    BrokenPipe,
+}
+
+impl From<crate::ClientError> for Failure {
+    fn from(e: crate::ClientError) -> Self {
+        Failure::Error(e.to_string())
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Self {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Failure::BrokenPipe
+        } else {
+            Failure::Error(format!("cannot write the output: {e}"))
+        }
+    }
+}
+
+/// Ends a command: success and a closed standard output exit 0; a failure
+/// prints one line, `PROGRAM: message`, on stderr and exits 1.
+pub fn finish(program: &str, result: Result<(), Failure>) -> std::process::ExitCode {
+    match result {
+        Ok(()) | Err(Failure::BrokenPipe) => std::process::ExitCode::SUCCESS,
+        Err(Failure::Error(message)) => {
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "{program}: {}", single_line(&message));
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

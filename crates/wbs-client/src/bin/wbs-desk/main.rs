@@ -17,50 +17,21 @@ use wbs_client::limits::format_bytes;
 use wbs_client::terminal::single_line;
 use wbs_client::{
     cursor_file_for, read_saved_cursor, read_token_file, save_cursor, token_file_is_exposed,
-    validate_cursor, ClientError, DeskClient, Progress,
+    validate_cursor, DeskClient, Progress,
 };
 use wbs_protocol::api::DeskCases;
 
 use cli::{Cli, Command, Desk};
+use wbs_client::terminal::Failure;
 
 const PROGRAM: &str = "wbs-desk";
-
-/// Why the command failed.
-enum Failure {
-    /// Something to tell the user, on one line.
-    Error(String),
-    /// Standard output was closed (`wbs-desk cases | head`): not an error.
-    BrokenPipe,
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Failure::Error(e.to_string())
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Failure::BrokenPipe
-        } else {
-            Failure::Error(format!("cannot write the output: {e}"))
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return wbs_client::terminal::clap_failure(PROGRAM, &e),
     };
-    match run(cli) {
-        Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
-        Err(Failure::Error(message)) => {
-            let _ = writeln!(io::stderr(), "{PROGRAM}: {}", single_line(&message));
-            ExitCode::FAILURE
-        }
-    }
+    wbs_client::terminal::finish(PROGRAM, run(cli))
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {

@@ -18,52 +18,22 @@ use clap::Parser;
 use wbs_client::limits::format_bytes;
 use wbs_client::terminal::{multi_line, single_line};
 use wbs_client::{
-    is_cleartext_to_internet, CaseStatus, Client, ClientError, FollowUpInput, Progress,
-    SubmissionInput,
+    is_cleartext_to_internet, CaseStatus, Client, FollowUpInput, Progress, SubmissionInput,
 };
 use wbs_protocol::message::MAX_DOCUMENT_LEN;
 use wbs_protocol::ReceiptCode;
 
 use cli::{Cli, Command, Connection};
+use wbs_client::terminal::Failure;
 
 const PROGRAM: &str = "wbs-report";
-
-/// Why the command failed.
-enum Failure {
-    /// Something to tell the user, on one line.
-    Error(String),
-    /// Standard output was closed (`wbs-report status … | head`): not an error.
-    BrokenPipe,
-}
-
-impl From<ClientError> for Failure {
-    fn from(e: ClientError) -> Self {
-        Failure::Error(e.to_string())
-    }
-}
-
-impl From<io::Error> for Failure {
-    fn from(e: io::Error) -> Self {
-        if e.kind() == io::ErrorKind::BrokenPipe {
-            Failure::BrokenPipe
-        } else {
-            Failure::Error(format!("cannot write the output: {e}"))
-        }
-    }
-}
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return wbs_client::terminal::clap_failure(PROGRAM, &e),
     };
-    match run(cli) {
-        Ok(()) | Err(Failure::BrokenPipe) => ExitCode::SUCCESS,
-        Err(Failure::Error(message)) => {
-            let _ = writeln!(io::stderr(), "{PROGRAM}: {}", single_line(&message));
-            ExitCode::FAILURE
-        }
-    }
+    wbs_client::terminal::finish(PROGRAM, run(cli))
 }
 
 fn run(cli: Cli) -> Result<(), Failure> {
