@@ -484,20 +484,34 @@ fn no_marker_but_data(layout: &Layout) -> StoreError {
 /// small cache keeps the server flat in memory (docs/BENCHMARKS.md).
 const SLED_CACHE_BYTES: u64 = 8 << 20;
 
+/// How long opening waits for the database lock before saying the store is
+/// in use. sled releases its file lock only when the last of its background
+/// I/O tasks lets go of the database, which can be a few milliseconds after
+/// the handle was dropped; a store closed and reopened in one process (a
+/// restore, a test) must not take that for another server.
+const SLED_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 fn open_sled(layout: &Layout) -> Result<sled::Db, StoreError> {
     let config = sled::Config::new()
         .path(&layout.db)
         .cache_capacity(SLED_CACHE_BYTES);
-    match config.open() {
-        Ok(db) => Ok(db),
-        Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
-            Err(StoreError::Sled(format!(
-                "the metadata database {} is in use by another process \
-                 (is wbs-server already running on this data directory?)",
-                layout.db.display()
-            )))
+    let deadline = std::time::Instant::now() + SLED_LOCK_WAIT;
+    loop {
+        match config.open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() < deadline {
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    continue;
+                }
+                return Err(StoreError::Sled(format!(
+                    "the metadata database {} is in use by another process \
+                     (is wbs-server already running on this data directory?)",
+                    layout.db.display()
+                )));
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(e) => Err(e.into()),
     }
 }
 
