@@ -74,6 +74,7 @@ mod blob;
 mod codec;
 mod dump;
 mod error;
+mod group_sync;
 mod ids;
 mod layout;
 mod records;

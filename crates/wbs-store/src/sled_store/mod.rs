@@ -23,6 +23,7 @@ use crate::blob::{create_private_dir, sync_dir, BlobFiles, BlobSink, StagedBlob}
 use crate::codec::read_u64;
 use crate::dump::StoreSnapshot;
 use crate::error::StoreError;
+use crate::group_sync::GroupSync;
 use crate::ids::BlobId;
 use crate::layout::{sweep, Layout, FORMAT_VERSION};
 use crate::records::{AuditEntry, CaseRecord, ImportItem, ObjectRecord, TokenInfo};
@@ -127,6 +128,8 @@ pub struct SledStore {
     /// it exclusively while it reads all trees, so it sees either all of a
     /// commit or none of it (sled iterators are not point-in-time).
     commits: RwLock<()>,
+    /// Shares flushes between concurrent commits.
+    group_sync: GroupSync,
     /// Keeps the blob files of a snapshot on disk while it is in use.
     pins: Arc<BlobPins>,
 }
@@ -330,6 +333,7 @@ impl SledStore {
             missing: sweep.missing,
             failure: OnceLock::new(),
             commits: RwLock::new(()),
+            group_sync: GroupSync::default(),
         })
     }
 
@@ -404,17 +408,30 @@ impl SledStore {
 
     /// Makes every commit so far durable: sled's flush, then a real
     /// `fsync` of its data file (see the crate doc).
+    ///
+    /// Concurrent callers share flushes (group commit, see
+    /// [`crate::group_sync`]): one `fsync` covers every commit made before
+    /// it started.
     fn sync(&self) -> Result<(), StoreError> {
-        let result = self
-            .db
-            .flush()
-            .map_err(StoreError::from)
-            .and_then(|_| Ok(self.db_file.sync_all()?))
-            .and_then(|()| sync_files_in(&self.sled_blobs));
-        if let Err(e) = &result {
-            self.note_failure(e);
-        }
-        result
+        self.group_sync.sync(
+            || {
+                let result = self
+                    .db
+                    .flush()
+                    .map_err(StoreError::from)
+                    .and_then(|_| Ok(self.db_file.sync_all()?))
+                    .and_then(|()| sync_files_in(&self.sled_blobs));
+                if let Err(e) = &result {
+                    self.note_failure(e);
+                }
+                result
+            },
+            || {
+                self.writable().err().unwrap_or_else(|| {
+                    StoreError::Sled("an earlier flush of the metadata failed".into())
+                })
+            },
+        )
     }
 
     /// Held (shared) by every transaction while it runs; see `commits`.
