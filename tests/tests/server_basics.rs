@@ -1,7 +1,10 @@
 //! The server starts with its config, lists the configured recipients and
 //! puts the security headers on every answer.
 
-use wbs_e2e::{ServerOptions, TestServer};
+use wbs_e2e::{run_ok, ServerOptions, TestServer};
+
+/// `wbs_server::state::MAX_CONCURRENT_EXPORTS`.
+const MAX_CONCURRENT_EXPORTS: usize = 4;
 
 #[test]
 fn config_lists_every_recipient_and_headers_are_strict() {
@@ -57,4 +60,85 @@ fn desk_routes_can_live_on_their_own_address() {
         .send()
         .unwrap();
     assert_eq!(reporter_route_on_desk.status(), 404);
+}
+
+/// Each export holds a storage thread while its client reads. Investigators
+/// that start pulls and stop reading take at most
+/// `MAX_CONCURRENT_EXPORTS` of them: the next export is told to come back,
+/// reporters are still served, and the slots come back when those
+/// connections close.
+#[test]
+fn stalled_exports_take_a_bounded_number_of_storage_threads() {
+    use std::io::{Read, Write};
+    let server = TestServer::start(ServerOptions::default());
+    let work = tempfile::tempdir().unwrap();
+    let message = work.path().join("laporan.txt");
+    std::fs::write(&message, "Laporan uji ekspor yang macet.").unwrap();
+    // Larger than what loopback socket buffers hold, so an export that
+    // nobody reads cannot finish.
+    let evidence = work.path().join("bukti.bin");
+    std::fs::write(&evidence, vec![7u8; 24 << 20]).unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "submit")
+            .arg("--message")
+            .arg(&message)
+            .arg("--attach")
+            .arg(&evidence),
+    );
+    let token = std::fs::read_to_string(server.token_file()).unwrap();
+    let addr = server.desk_url.trim_start_matches("http://").to_string();
+    let request = format!(
+        "GET /api/v1/desk/export HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\r\n",
+        token.trim()
+    );
+    let stalled: Vec<std::net::TcpStream> = (0..MAX_CONCURRENT_EXPORTS)
+        .map(|_| {
+            let mut s = std::net::TcpStream::connect(&addr).unwrap();
+            s.write_all(request.as_bytes()).unwrap();
+            // Read the head only, then stop reading.
+            let mut head = [0u8; 12];
+            s.read_exact(&mut head).unwrap();
+            assert_eq!(&head, b"HTTP/1.1 200");
+            s
+        })
+        .collect();
+    let client = reqwest::blocking::Client::new();
+    let refused = client
+        .get(format!("{}/api/v1/desk/export", server.desk_url))
+        .bearer_auth(token.trim())
+        .send()
+        .unwrap();
+    assert_eq!(refused.status(), 429);
+    // Reporters are not held up by the stalled pulls.
+    let config = client
+        .get(format!("{}/api/v1/config", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(config.status(), 200);
+    drop(stalled);
+    // The server notices the closed connections at its next write.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let again = client
+            .get(format!("{}/api/v1/desk/export", server.desk_url))
+            .bearer_auth(token.trim())
+            .send()
+            .unwrap();
+        if again.status() == 200 {
+            let bundle = again.bytes().unwrap();
+            assert!(
+                bundle.len() > 24 << 20,
+                "the whole bundle: {}",
+                bundle.len()
+            );
+            break;
+        }
+        assert_eq!(again.status(), 429);
+        assert!(
+            std::time::Instant::now() < deadline,
+            "slots never came back"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
 }

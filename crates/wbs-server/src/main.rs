@@ -175,8 +175,16 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
+/// Threads for storage calls and file writes (tokio's default is 512).
+/// Each call is short (a sled read, an `fsync`, a chunk written), so more
+/// threads than this only wait on the same disk; and every extra thread
+/// that allocates can take a malloc arena of its own, which stays resident
+/// after a burst (docs/BENCHMARKS.md, server memory under load).
+const BLOCKING_THREADS: usize = 16;
+
 fn run_server(settings: Settings) -> Result<(), String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
+        .max_blocking_threads(BLOCKING_THREADS)
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;

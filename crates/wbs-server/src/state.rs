@@ -13,6 +13,10 @@ use crate::error::ApiError;
 use crate::limits::RateLimits;
 use crate::pow::PowIssuer;
 
+/// Exports streamed at once; more are answered 429 (an inspectorate has a
+/// few investigators, and a pull takes seconds).
+pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
 /// Shared by all handlers.
 pub struct AppState {
     /// The settings the server started with.
@@ -29,6 +33,9 @@ pub struct AppState {
     pub rates: RateLimits,
     /// Upload slots.
     pub uploads: Arc<Semaphore>,
+    /// Export slots: each export holds a storage thread while its client
+    /// reads, so a few stalled pulls must not take them all.
+    pub exports: Arc<Semaphore>,
     /// The config answer, computed once.
     pub config: ConfigResponse,
     /// The cursor of the desk's last export, for "what is new".
@@ -66,6 +73,7 @@ impl AppState {
             uploads: Arc::new(Semaphore::new(
                 settings.limits.max_concurrent_uploads as usize,
             )),
+            exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
             last_export: AtomicU64::new(0),
             settings,
             store,

@@ -310,6 +310,11 @@ pub async fn get_export(
             )
         })?,
     };
+    let slot = app
+        .exports
+        .clone()
+        .try_acquire_owned()
+        .map_err(|_| ApiError::busy())?;
     let app2 = app.clone();
     let plan = app
         .with_store(move |s| {
@@ -335,6 +340,7 @@ pub async fn get_export(
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
     let store = app.store.clone();
     tokio::task::spawn_blocking(move || {
+        let _slot = slot;
         let mut writer = ChannelWriter {
             tx: tx.clone(),
             buf: Vec::with_capacity(CHANNEL_CHUNK),
