@@ -1,6 +1,7 @@
 //! The server starts with its config, lists the configured recipients and
 //! puts the security headers on every answer.
 
+use sha2::Digest;
 use wbs_e2e::{run_ok, ServerOptions, TestServer};
 
 /// `wbs_server::state::MAX_CONCURRENT_EXPORTS`.
@@ -141,4 +142,64 @@ fn stalled_exports_take_a_bounded_number_of_storage_threads() {
         );
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+}
+
+/// `wbs-server token add|list|revoke` work while the server runs (through
+/// its control socket) and take effect at once; the audit log records both.
+#[test]
+fn tokens_are_managed_while_the_server_runs() {
+    let server = TestServer::start(ServerOptions::default());
+    let client = reqwest::blocking::Client::new();
+    let cases = |token: &str| {
+        client
+            .get(format!("{}/api/v1/desk/cases", server.desk_url))
+            .bearer_auth(token)
+            .send()
+            .unwrap()
+            .status()
+    };
+    let token_cmd = |args: &[&str]| {
+        std::process::Command::new(wbs_e2e::bin("wbs-server"))
+            .arg("--config")
+            .arg(&server.config)
+            .arg("token")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let added = token_cmd(&["add", "budi"]);
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(String::from_utf8_lossy(&added.stderr).contains("running server"));
+    let token = String::from_utf8(added.stdout).unwrap().trim().to_string();
+    assert_eq!(cases(&token), 200, "a new token works without a restart");
+
+    let listed = token_cmd(&["list"]);
+    let listed = String::from_utf8(listed.stdout).unwrap();
+    assert!(listed.lines().any(|l| l.starts_with("budi\t")), "{listed}");
+    assert!(listed.lines().any(|l| l.starts_with("desk1\t")), "{listed}");
+
+    let again = token_cmd(&["add", "budi"]);
+    assert!(!again.status.success());
+    assert!(again.stdout.is_empty(), "no token printed for a refused add");
+
+    let revoked = token_cmd(&["revoke", "budi"]);
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    assert_eq!(cases(&token), 401, "a revoked token stops at once");
+    let unknown = token_cmd(&["revoke", "budi"]);
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no token named"));
+
+    // Neither the token nor its hash reaches the server's log.
+    let hash = sha2::Sha256::digest(token.as_bytes());
+    let hash_hex: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+    let log = server.log_text();
+    assert!(!log.contains(&token) && !log.contains(&hash_hex), "{log}");
 }

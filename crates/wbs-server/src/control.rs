@@ -1,11 +1,12 @@
-//! The control socket: how `wbs-server backup` and `wbs-server verify`
+//! The control socket: how `wbs-server backup`, `verify` and `token`
 //! reach a running server.
 //!
 //! sled locks its database for one process, so while the server runs no
 //! other process can open the store. The server therefore listens on a
 //! Unix socket `<data>/control.sock` (never a TCP port), mode 0600 inside
-//! the 0700 data directory, and serves two requests from a consistent
-//! snapshot of its own store. Only the user the server runs as (or root)
+//! the 0700 data directory. Backup and verify are served from a consistent
+//! snapshot of its own store; token changes are applied to it
+//! ([`crate::tokens`]). Only the user the server runs as (or root)
 //! may connect; the server checks the peer's credentials too.
 //!
 //! The backup is streamed back over the socket and written by the
@@ -13,13 +14,15 @@
 //! files outside its data directory (under systemd's `ProtectSystem=strict`
 //! it could not), and the file belongs to whoever asked for it.
 //!
-//! Protocol: the client sends one line, `backup` or `verify`. The server
+//! Protocol: the client sends one line: `backup`, `verify`, `token-list`,
+//! `token-add NAME SHA256-HEX` or `token-revoke NAME`. The server
 //! answers with frames, each a type byte, a big-endian `u32` length and
 //! that many bytes:
 //!
 //! - `D`: backup data (a piece of the tar);
 //! - `L`: a line of the verify report;
-//! - `K`: the end, success; JSON summary ([`BackupManifest`] or [`VerifySummary`]);
+//! - `K`: the end, success; JSON summary ([`BackupManifest`], [`VerifySummary`],
+//!   or for token requests the list of tokens, empty unless `token-list`);
 //! - `E`: the end, failure; the message.
 //!
 //! A connection that ends without `K` or `E` is a failure.
@@ -35,12 +38,14 @@ use tokio::sync::watch;
 
 use crate::admin::{self, BackupManifest, VerifySummary};
 use crate::state::SharedState;
+use crate::tokens::TokenOp;
 
 /// File name of the socket inside the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
-/// Longest request line.
-const MAX_REQUEST: usize = 64;
+/// Longest request line (`token-add`, a 64-character name and a hash in
+/// hex is the longest).
+const MAX_REQUEST: usize = 256;
 
 /// Largest frame payload.
 const FRAME: usize = 256 * 1024;
@@ -181,16 +186,28 @@ fn handle(app: &SharedState, mut stream: UnixStream) {
                 tracing::info!("verify through the control socket: {}", summary.line());
                 serde_json::to_string(&summary).map_err(|e| e.to_string())
             }),
-        other => Err(format!(
-            "unknown request {other:?} (this server knows `backup` and `verify`)"
-        )),
+        other => match TokenOp::parse_request(other) {
+            Some(op) => op.and_then(|op| {
+                let listed = op.apply(store)?;
+                if !matches!(op, TokenOp::List) {
+                    tracing::info!("token change through the control socket (see the audit log)");
+                }
+                serde_json::to_string(&listed).map_err(|e| e.to_string())
+            }),
+            None => Err(format!(
+                "unknown request {other:?} (this server knows `backup`, `verify`, \
+                 `token-add`, `token-list` and `token-revoke`)"
+            )),
+        },
     };
     let end = match result {
         Ok(summary) => frames
             .flush()
             .and_then(|()| frames.frame(b'K', summary.as_bytes())),
         Err(e) => {
-            tracing::error!("control request {request:?} failed: {e}");
+            // The verb only: a token request carries a token's hash.
+            let verb = request.split(' ').next().unwrap_or_default();
+            tracing::error!("control request {verb:?} failed: {e}");
             frames.frame(b'E', e.as_bytes())
         }
     };

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod routes;
 pub mod security;
 pub mod state;
+pub mod tokens;
 pub mod upload;
 
 use std::future::Future;

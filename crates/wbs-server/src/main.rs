@@ -3,13 +3,9 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use base64::Engine;
 use clap::{Parser, Subcommand};
-use rand::RngCore;
-use sha2::{Digest, Sha256};
+use wbs_server::tokens::{self, TokenOp};
 use wbs_server::Settings;
-use wbs_store::{SledStore, Store};
-use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -42,7 +38,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Manage investigator tokens (stop the server first: storage is locked while it runs).
+    /// Manage investigator tokens (through the running server if there is one).
     Token {
         #[command(subcommand)]
         action: TokenAction,
@@ -104,55 +100,30 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     Ok(s)
 }
 
-fn valid_token_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.@".contains(c))
-}
-
 fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String> {
-    let store = SledStore::create_or_open(&settings.data).map_err(|e| {
-        format!(
-            "cannot open storage in {} ({e}); if wbs-server is running, stop it first",
-            settings.data.display()
-        )
-    })?;
+    let mut note = |line: &str| eprintln!("{line}");
     match action {
         TokenAction::Add { name } => {
-            if !valid_token_name(name) {
+            if !tokens::valid_name(name) {
                 return Err("a token name is 1-64 characters of letters, digits, - _ . @".into());
             }
-            let mut raw = Zeroizing::new([0u8; 32]);
-            rand::rngs::OsRng.fill_bytes(&mut raw[..]);
-            let token = Zeroizing::new(format!(
-                "wbs_{}",
-                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&raw[..])
-            ));
-            let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-            store.add_token(name, hash).map_err(|e| e.to_string())?;
-            store
-                .audit("operator", "token_add", name)
-                .map_err(|e| e.to_string())?;
-            store.flush().map_err(|e| e.to_string())?;
+            let (token, hash) = tokens::new_token();
+            let op = TokenOp::Add {
+                name: name.clone(),
+                hash,
+            };
+            tokens::run(&settings.data, &op, &mut note)?;
             eprintln!("Token for {name:?} created. It is shown only this once: store it in a file readable only by the investigator.");
             println!("{}", token.as_str());
         }
         TokenAction::List => {
-            for t in store.list_tokens().map_err(|e| e.to_string())? {
+            for t in tokens::run(&settings.data, &TokenOp::List, &mut note)? {
                 println!("{}\tcreated {}", t.name, t.created_on);
             }
         }
         TokenAction::Revoke { name } => {
-            store.revoke_token(name).map_err(|e| match e {
-                wbs_store::StoreError::NotFound => format!("no token named {name:?}"),
-                other => other.to_string(),
-            })?;
-            store
-                .audit("operator", "token_revoke", name)
-                .map_err(|e| e.to_string())?;
-            store.flush().map_err(|e| e.to_string())?;
+            let op = TokenOp::Revoke { name: name.clone() };
+            tokens::run(&settings.data, &op, &mut note)?;
             eprintln!("Token {name:?} revoked.");
         }
     }
