@@ -184,7 +184,10 @@ fn tokens_are_managed_while_the_server_runs() {
 
     let again = token_cmd(&["add", "budi"]);
     assert!(!again.status.success());
-    assert!(again.stdout.is_empty(), "no token printed for a refused add");
+    assert!(
+        again.stdout.is_empty(),
+        "no token printed for a refused add"
+    );
 
     let revoked = token_cmd(&["revoke", "budi"]);
     assert!(

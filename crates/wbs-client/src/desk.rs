@@ -21,7 +21,7 @@ use wbs_protocol::bundle::{
 use wbs_protocol::Status;
 use zeroize::Zeroizing;
 
-use crate::transport::{read_json, ClientOptions, Http, Resend};
+use crate::transport::{read_json, ClientOptions, Http};
 use crate::{ClientError, Progress};
 
 /// Longest export cursor accepted from the server or the command line.
@@ -78,9 +78,9 @@ impl DeskClient {
 
     /// `GET /api/v1/desk/cases`.
     pub fn cases(&self) -> Result<DeskCases, ClientError> {
-        let response = self.http.send_ok(Resend::Once, &mut || {
-            Ok(self.http.request(Method::GET, "api/v1/desk/cases"))
-        })?;
+        let response = self
+            .http
+            .send_ok(&mut || Ok(self.http.request(Method::GET, "api/v1/desk/cases")))?;
         read_json(response)
     }
 
@@ -115,7 +115,7 @@ impl DeskClient {
                 ClientError::io(format!("cannot create a file in {}", parent.display()), e)
             })?;
 
-        let mut response = self.http.send_ok(Resend::Once, &mut || {
+        let mut response = self.http.send_ok(&mut || {
             let mut request = self.http.request(Method::GET, "api/v1/desk/export");
             if let Some(since) = since {
                 request = request.query(&[("since", since)]);
@@ -223,7 +223,7 @@ impl DeskClient {
         .map_err(|e| ClientError::Input(format!("{shown} is not a valid reply bundle: {e}")))?;
 
         self.http.progress(Progress::Uploading { bytes: len });
-        let response = self.http.send_ok(Resend::Once, &mut || {
+        let response = self.http.send_ok(&mut || {
             let file = File::open(bundle_path)
                 .map_err(|e| ClientError::io(format!("cannot read {shown}"), e))?;
             Ok(self
@@ -246,9 +246,9 @@ impl DeskClient {
         }
         let request = DeskStatusRequest { status };
         let path = format!("api/v1/desk/cases/{case_id}/status");
-        let sent = self.http.send(Resend::Once, &mut || {
-            Ok(self.http.request(Method::POST, &path).json(&request))
-        })?;
+        let sent = self
+            .http
+            .send(&mut || Ok(self.http.request(Method::POST, &path).json(&request)))?;
         if sent.response.status() == StatusCode::NOT_FOUND {
             return Err(ClientError::Input(format!(
                 "no case with id {case_id} on this server"

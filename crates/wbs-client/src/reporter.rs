@@ -27,7 +27,7 @@ use crate::compose::{
 };
 use crate::limits::{check_attachments, check_objects};
 use crate::staging::{plan_attachments, StagedObject, Staging};
-use crate::transport::{read_json, ClientOptions, Http, Resend};
+use crate::transport::{read_json, ClientOptions, Http};
 use crate::{ClientError, Progress};
 
 /// Hardest proof of work the client agrees to solve (about 2^28 hashes,
@@ -139,17 +139,17 @@ impl Client {
 
     /// `GET /api/v1/config`.
     pub fn config(&self) -> Result<ConfigResponse, ClientError> {
-        let response = self.http.send_ok(Resend::Once, &mut || {
-            Ok(self.http.request(Method::GET, "api/v1/config"))
-        })?;
+        let response = self
+            .http
+            .send_ok(&mut || Ok(self.http.request(Method::GET, "api/v1/config")))?;
         read_json(response)
     }
 
     /// `GET /api/v1/pow`: a fresh single-use challenge.
     pub fn pow_challenge(&self) -> Result<PowChallenge, ClientError> {
-        let response = self.http.send_ok(Resend::Once, &mut || {
-            Ok(self.http.request(Method::GET, "api/v1/pow"))
-        })?;
+        let response = self
+            .http
+            .send_ok(&mut || Ok(self.http.request(Method::GET, "api/v1/pow")))?;
         read_json(response)
     }
 
@@ -234,7 +234,7 @@ impl Client {
                 .timeout(self.http.options().upload_timeout(sealed.len))
                 .multipart(form))
         };
-        let sent = match self.http.send(Resend::Once, &mut build) {
+        let sent = match self.http.send(&mut build) {
             Ok(sent) => sent,
             Err(error @ ClientError::Network(_)) => {
                 // The last attempt broke too, but an upload may have been
@@ -275,7 +275,7 @@ impl Client {
         let request = StatusRequest {
             lookup: code.lookup_key().to_base64url(),
         };
-        let sent = self.http.send(Resend::Once, &mut || {
+        let sent = self.http.send(&mut || {
             Ok(self
                 .http
                 .request(Method::POST, "api/v1/status")
@@ -355,7 +355,7 @@ impl Client {
                 .timeout(self.http.options().upload_timeout(sealed.len))
                 .multipart(form))
         };
-        let sent = self.http.send(Resend::IfNotConnected, &mut build)?;
+        let sent = self.http.send(&mut build)?;
         if sent.response.status() == StatusCode::NOT_FOUND {
             return Err(ClientError::UnknownReceipt);
         }

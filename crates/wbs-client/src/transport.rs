@@ -174,18 +174,6 @@ pub fn parse_proxy(s: &str) -> Result<Url, ClientError> {
 /// The progress callback, shared between the client's parts.
 pub(crate) type ProgressFn = Arc<dyn Fn(Progress) + Send + Sync>;
 
-/// What is retried after a transport error (connection refused, reset,
-/// timeout).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Resend {
-    /// Once, whatever broke: the request is idempotent, or the caller
-    /// recognises a duplicate (a submission's 409).
-    Once,
-    /// Only when the connection could not be opened, so the server cannot
-    /// have received anything (a follow-up would otherwise be stored twice).
-    IfNotConnected,
-}
-
 /// The answer to a request, after busy answers and transport errors were
 /// retried.
 pub(crate) struct Sent {
@@ -299,11 +287,14 @@ impl Http {
 
     /// Sends the request `build` makes, building a fresh one for each
     /// attempt. Busy answers (429, 503) are retried after `Retry-After`,
-    /// within the bounds of [`ClientOptions`]; transport errors as `resend`
-    /// says. Any other answer is returned, error statuses included.
+    /// within the bounds of [`ClientOptions`]; a transport error (refused,
+    /// reset, timed out) once. Every request WBS makes is safe to send
+    /// twice: reads are reads, a resent submission meets its own lookup
+    /// (409, which the caller recognises), a resent follow-up is stored once
+    /// by the server, and a reply bundle is applied once per item. Any
+    /// other answer is returned, error statuses included.
     pub fn send(
         &self,
-        resend: Resend,
         build: &mut dyn FnMut() -> Result<RequestBuilder, ClientError>,
     ) -> Result<Sent, ClientError> {
         let mut transport_retried = false;
@@ -313,11 +304,7 @@ impl Http {
             let response = match request.send() {
                 Ok(r) => r,
                 Err(e) => {
-                    let may_resend = match resend {
-                        Resend::Once => !e.is_builder(),
-                        Resend::IfNotConnected => e.is_connect(),
-                    };
-                    if may_resend && !transport_retried {
+                    if !e.is_builder() && !transport_retried {
                         transport_retried = true;
                         self.progress(Progress::Retrying {
                             reason: describe_reqwest(&e),
@@ -355,10 +342,9 @@ impl Http {
     /// Sends and expects a success status.
     pub fn send_ok(
         &self,
-        resend: Resend,
         build: &mut dyn FnMut() -> Result<RequestBuilder, ClientError>,
     ) -> Result<Response, ClientError> {
-        self.send(resend, build)?.success()
+        self.send(build)?.success()
     }
 }
 

@@ -122,6 +122,48 @@ fn follow_ups_are_numbered_from_one_with_their_attachments() {
     );
 }
 
+/// A client that lost the answer sends the same follow-up (the same
+/// ciphertext bytes) again: it is stored once, the retry gets the same
+/// number, and the retry's blob files are removed. Anything that differs,
+/// even one attachment, is a new follow-up.
+#[test]
+fn a_follow_up_sent_again_is_stored_once() {
+    let (dir, store) = fresh();
+    let case = new_case(&store, 1, 0);
+    let send = |atts: &[&[u8]]| {
+        let m = stage(&store, b"the same encrypted follow-up");
+        let atts = atts.iter().map(|a| stage(&store, a)).collect();
+        store.add_followup(&case.id, m, atts, LATER).unwrap()
+    };
+    assert_eq!(send(&[b"photo", b"scan"]), 1);
+    let files = files_under(&data(&dir).join("blobs")).len();
+    let seen = store.case(&case.id).unwrap().unwrap();
+    assert_eq!(
+        send(&[b"photo", b"scan"]),
+        1,
+        "the resend gets the same answer"
+    );
+    assert_eq!(
+        store.case(&case.id).unwrap().unwrap(),
+        seen,
+        "nothing changed"
+    );
+    assert_eq!(files_under(&data(&dir).join("blobs")).len(), files);
+    assert_eq!(fs_count(&data(&dir).join("tmp")), 0);
+
+    // Not the same follow-up: other attachments, fewer, or in another order.
+    assert_eq!(send(&[b"photo", b"other"]), 2);
+    assert_eq!(send(&[b"photo"]), 3);
+    assert_eq!(send(&[b"scan", b"photo"]), 4);
+    assert_eq!(send(&[]), 5);
+    assert_eq!(send(&[]), 5);
+    assert_eq!(store.case(&case.id).unwrap().unwrap().followups, 5);
+}
+
+fn fs_count(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir).map(|d| d.count()).unwrap_or(0)
+}
+
 #[test]
 fn a_follow_up_to_an_unknown_case_is_not_found_and_leaves_no_blob() {
     let (dir, store) = fresh();

@@ -51,6 +51,8 @@ export function initStatus(config) {
 
   /** @type {null | {lookup: string, identity: string, answer: any, replies: Array<{id: string, on: string, body: string|null}>}} */
   let current = null;
+  /** The last follow-up encrypted but not confirmed stored (see the form). */
+  let unconfirmed = null;
 
   function statusLabel(status) {
     const entry = (config.statuses || []).find((s) => s.status === status);
@@ -171,6 +173,8 @@ export function initStatus(config) {
     }
   });
 
+  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+
   followForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (followSubmit.disabled || !current) return;
@@ -197,7 +201,17 @@ export function initStatus(config) {
         }),
       );
       if (plain.length > MAX_DOCUMENT_LEN) throw new UserError("error.too_long");
-      const message = await encryptBytes(config.recipients, plain);
+      // Sent again unchanged after a failure, the follow-up goes out as the
+      // same bytes, so a server that did store the first attempt stores it
+      // once (docs/PROTOCOL.md, 7.1). Only a digest of the text is kept.
+      const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", plain)));
+      let message;
+      if (unconfirmed && unconfirmed.lookup === lookup && unconfirmed.digest === digest) {
+        message = unconfirmed.message;
+      } else {
+        message = await encryptBytes(config.recipients, plain);
+        unconfirmed = { lookup, digest, message };
+      }
       plain.fill(0);
       progress.set("encrypt", 1);
       checkRequestSize(config.limits, [{ size: message.length }, ...encrypted.map((x) => ({ size: x.blob.size }))]);
@@ -218,6 +232,7 @@ export function initStatus(config) {
         if (!isPowError(err)) throw err;
         await send(await obtainPow(config, progress));
       }
+      unconfirmed = null;
       followForm.reset();
       picker.clear();
       progress.hide();
@@ -238,6 +253,7 @@ export function initStatus(config) {
 
   function forget() {
     current = null;
+    unconfirmed = null;
     result.hidden = true;
     $("status-value").replaceChildren();
     delete $("status-value").dataset.status;

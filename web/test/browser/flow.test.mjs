@@ -227,7 +227,7 @@ test("reply: wbs-inspect reply (in_review) and wbs-desk push show on the status 
   });
 });
 
-test("follow-up: sent from the status page, it arrives in the next wbs-desk pull", T, async () => {
+test("follow-up: sent from the status page, it arrives in the next wbs-desk pull, once even when the answer was lost", T, async () => {
   assert.ok(caseDir, "needs the case opened earlier");
   await withPage({}, async (page) => {
     await openStatus(page);
@@ -235,8 +235,38 @@ test("follow-up: sent from the status page, it arrives in the next wbs-desk pull
     await page.fill(tid("followup-body"), FOLLOWUP.body);
     await page.setInputFiles(tid("followup-attachments"), FOLLOWUP.file);
     await page.locator("#followup-files li").filter({ hasText: FOLLOWUP.file.name }).waitFor();
+    // The first attempt reaches the server and is stored, but its answer is
+    // lost on the way back (the connection is cut): the page says the
+    // network failed, and the reporter presses send again.
+    const bodies = [];
+    await page.route("**/api/v1/followups", async (route) => {
+      bodies.push(route.request().postDataBuffer());
+      const answer = await route.fetch();
+      if (bodies.length === 1) {
+        assert.equal(answer.status(), 201, "the first attempt was stored");
+        await route.abort("connectionreset");
+      } else {
+        await route.fulfill({ response: answer });
+      }
+    });
     await page.click(tid("followup-submit"));
-    const which = await firstText(page, "followup-done", "error");
+    assert.equal(await firstText(page, "followup-done", "error"), "error");
+    await page.click(tid("followup-submit"));
+    await page.locator(tid("followup-done")).filter({ hasText: id["followup.done"] }).waitFor();
+    assert.equal(bodies.length, 2);
+    // The same encrypted message went out twice (only the proof of work,
+    // in `meta`, may differ), so the server kept one follow-up.
+    const ages = bodies.map((b) => {
+      const text = b.toString("latin1");
+      const boundary = text.slice(0, text.indexOf("\r\n"));
+      return text
+        .split(boundary)
+        .map((part) => part.slice(part.indexOf("\r\n\r\n") + 4))
+        .filter((content) => content.startsWith("age-encryption.org/v1"));
+    });
+    assert.equal(ages[0].length, 2, "message and attachment");
+    assert.deepEqual(ages[0], ages[1], "the resend carried the same ciphertexts");
+    const which = "followup-done";
     assert.equal(which, "followup-done", `follow-up failed: ${await page.textContent(tid("error"))}`);
     assert.equal((await page.textContent(tid("followup-done"))).trim(), id["followup.done"]);
     assert.equal(await page.inputValue(tid("followup-body")), "");
@@ -250,6 +280,7 @@ test("follow-up: sent from the status page, it arrives in the next wbs-desk pull
   const thread = join(caseDir, "thread");
   const doc = readdirSync(thread).find((f) => /-followup-001\.json$/.test(f));
   assert.ok(doc, `no follow-up in ${thread}: ${readdirSync(thread)}`);
+  assert.ok(!readdirSync(thread).some((f) => /-followup-002/.test(f)), `stored twice: ${readdirSync(thread)}`);
   const followup = JSON.parse(readFileSync(join(thread, doc), "utf8"));
   assert.equal(followup.body, FOLLOWUP.body);
   assert.deepEqual(

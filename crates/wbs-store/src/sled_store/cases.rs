@@ -220,6 +220,16 @@ impl SledStore {
         on: &str,
     ) -> Result<u32, StoreError> {
         let all: Vec<&StagedBlob> = std::iter::once(&message).chain(&attachments).collect();
+        // One follow-up at a time, so a resent follow-up finds the first
+        // one even when both arrive together (see `same_followup`).
+        let _one_at_a_time = self.followups.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = self.same_followup(case_id, &all)? {
+            // Already stored: the client sent it again after losing the
+            // answer. Nothing changes; the answer is the same.
+            self.discard_unreferenced(all.iter().map(|b| b.id.as_str()));
+            self.sync()?;
+            return Ok(n);
+        }
         self.commit_with_blobs(&all, || {
             check_date("on", on)?;
             self.case_tx(|tx| {
@@ -250,6 +260,46 @@ impl SledStore {
                 Ok(n)
             })
         })
+    }
+
+    /// The number of a follow-up of `case_id` whose objects have exactly
+    /// the SHA-256s of `blobs` (message first, then attachments in order).
+    ///
+    /// age encryption is randomised, so two follow-ups a reporter wrote
+    /// never share a message ciphertext; the same bytes arriving twice are
+    /// one follow-up sent again (a client retrying after a connection broke
+    /// mid-answer). Storing it once makes that retry safe.
+    fn same_followup(
+        &self,
+        case_id: &str,
+        blobs: &[&StagedBlob],
+    ) -> Result<Option<u32>, StoreError> {
+        let objects = match self.objects_of_case_impl(case_id) {
+            Ok(objects) => objects,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let same_as = |n: u32| {
+            let mut stored: Vec<(u32, [u8; 32])> = objects
+                .iter()
+                .filter_map(|o| match o.kind {
+                    ObjectKind::FollowupAttachment { n: m, index } if m == n => {
+                        Some((index, o.sha256))
+                    }
+                    _ => None,
+                })
+                .collect();
+            stored.sort_unstable_by_key(|(index, _)| *index);
+            stored.len() == blobs.len() - 1
+                && stored
+                    .iter()
+                    .zip(&blobs[1..])
+                    .all(|((_, digest), blob)| *digest == blob.sha256)
+        };
+        Ok(objects.iter().find_map(|o| match o.kind {
+            ObjectKind::Followup { n } if o.sha256 == blobs[0].sha256 && same_as(n) => Some(n),
+            _ => None,
+        }))
     }
 
     pub(super) fn set_status_impl(

@@ -130,6 +130,8 @@ pub struct SledStore {
     commits: RwLock<()>,
     /// Shares flushes between concurrent commits.
     group_sync: GroupSync,
+    /// Held while a follow-up is checked for being a resend and committed.
+    followups: Mutex<()>,
     /// Keeps the blob files of a snapshot on disk while it is in use.
     pins: Arc<BlobPins>,
 }
@@ -334,6 +336,7 @@ impl SledStore {
             failure: OnceLock::new(),
             commits: RwLock::new(()),
             group_sync: GroupSync::default(),
+            followups: Mutex::new(()),
         })
     }
 
