@@ -187,15 +187,9 @@ pub fn read_recipient_files(path: &std::path::Path) -> Result<Vec<String>, Clien
     for f in &files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| ClientError::Input(format!("cannot read {}: {e}", f.display())))?;
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        {
-            parse_recipient(line)
-                .map_err(|e| ClientError::Input(format!("{}: {e}", f.display())))?;
-            out.push(line.to_string());
-        }
+        let found = wbs_protocol::envelope::parse_pub_text(&text)
+            .map_err(|e| ClientError::Input(format!("{}: {e}", f.display())))?;
+        out.extend(found.iter().map(|r| r.to_string()));
     }
     if out.is_empty() {
         return Err(ClientError::Input(format!(

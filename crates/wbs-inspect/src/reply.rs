@@ -154,13 +154,9 @@ fn read_pub_files(path: &std::path::Path) -> Result<Vec<String>> {
     for f in files {
         let text = std::fs::read_to_string(&f)
             .map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display())))?;
-        for line in text.lines().map(str::trim) {
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            parse_recipient(line).map_err(|e| Error::Usage(format!("{}: {e}", f.display())))?;
-            out.push(line.to_string());
-        }
+        let found = wbs_protocol::envelope::parse_pub_text(&text)
+            .map_err(|e| Error::Usage(format!("{}: {e}", f.display())))?;
+        out.extend(found.iter().map(|r| r.to_string()));
     }
     if out.is_empty() {
         return Err(Error::Usage(format!(

@@ -297,20 +297,16 @@ pub fn load_recipients(path: &Path) -> Result<(Vec<age::x25519::Recipient>, bool
     for f in &files {
         let text = std::fs::read_to_string(f)
             .map_err(|e| format!("cannot read recipient file {}: {e}", f.display()))?;
-        let lines: Vec<&str> = text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .collect();
-        if lines.len() != 1 {
+        let mut found = wbs_protocol::envelope::parse_pub_text(&text)
+            .map_err(|e| format!("{}: {e}", f.display()))?;
+        if found.len() != 1 {
             return Err(format!(
                 "{}: expected exactly one age recipient (age1…), found {}",
                 f.display(),
-                lines.len()
+                found.len()
             ));
         }
-        let r = wbs_protocol::envelope::parse_recipient(lines[0])
-            .map_err(|e| format!("{}: {e}", f.display()))?;
+        let r = found.remove(0);
         if f.file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with("demo-"))
             || text.contains("DEMO ONLY")

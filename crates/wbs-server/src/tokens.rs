@@ -69,7 +69,9 @@ impl TokenOp {
     /// The control-socket request line for this operation.
     pub fn request_line(&self) -> String {
         match self {
-            TokenOp::Add { name, hash } => format!("token-add {name} {}", hex(hash)),
+            TokenOp::Add { name, hash } => {
+                format!("token-add {name} {}", wbs_protocol::hex(hash))
+            }
             TokenOp::List => "token-list".into(),
             TokenOp::Revoke { name } => format!("token-revoke {name}"),
         }
@@ -86,7 +88,7 @@ impl TokenOp {
             ("token-revoke", [name]) => Ok(TokenOp::Revoke {
                 name: (*name).to_owned(),
             }),
-            ("token-add", [name, hash]) => unhex(hash)
+            ("token-add", [name, hash]) => wbs_protocol::parse_sha256_hex(hash)
                 .map(|hash| TokenOp::Add {
                     name: (*name).to_owned(),
                     hash,
@@ -170,21 +172,6 @@ pub fn run(
         ));
     }
     op.apply(&store)
-}
-
-fn hex(bytes: &[u8; 32]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn unhex(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let mut out = [0u8; 32];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
-    Some(out)
 }
 
 #[cfg(test)]
