@@ -31,6 +31,13 @@ fn now() -> u64 {
         .as_secs()
 }
 
+fn now_ns() -> i128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i128
+}
+
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
 }
@@ -230,10 +237,48 @@ fn a_full_flow_leaves_no_secret_address_or_time_in_storage_or_logs() {
     let reporter_phase_log = f.server.log_text()[log_before..].to_string();
     // Let sled write everything it holds, then look at the disk as a
     // seizure would find it.
+    let stop_requested = now_ns();
     let status = f.server.stop();
     assert!(status.success(), "server did not stop cleanly");
 
     let mut problems = Vec::new();
+    // File times: every blob file and every directory under blobs/ and
+    // tmp/ has its content times at midnight, and the blob files' inode
+    // change times were moved together by the sweep at shutdown, so none
+    // of them dates its object to the moment it arrived during the flow.
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mut ctimes = Vec::new();
+        for path in files_under(&f.server.data.join("blobs")) {
+            let m = std::fs::metadata(&path).unwrap();
+            ctimes.push(i128::from(m.ctime()) * 1_000_000_000 + i128::from(m.ctime_nsec()));
+            if m.mtime() % 86_400 != 0 || m.atime() % 86_400 != 0 {
+                problems.push(format!(
+                    "{} has an mtime/atime other than midnight",
+                    path.display()
+                ));
+            }
+        }
+        assert!(ctimes.len() >= 5, "blob files: {}", ctimes.len());
+        let tick = 20_000_000; // the file system's clock is coarse
+        if let Some(early) = ctimes.iter().find(|c| **c < stop_requested - tick) {
+            problems.push(format!(
+                "a blob file keeps a ctime from during the flow ({early} ns < stop at {stop_requested} ns)"
+            ));
+        }
+        for dir in std::iter::once(f.server.data.join("tmp")).chain(
+            std::fs::read_dir(f.server.data.join("blobs"))
+                .unwrap()
+                .map(|e| e.unwrap().path()),
+        ) {
+            if std::fs::metadata(&dir).unwrap().mtime() % 86_400 != 0 {
+                problems.push(format!(
+                    "{} has an mtime other than midnight",
+                    dir.display()
+                ));
+            }
+        }
+    }
     let files = files_under(&f.server.data);
     assert!(
         files.len() >= 5,

@@ -21,6 +21,7 @@ pub mod config;
 #[cfg(unix)]
 pub mod control;
 pub mod error;
+pub mod file_times;
 pub mod guard;
 pub mod handlers;
 pub mod limits;
@@ -158,6 +159,7 @@ pub async fn launch_with_tcp_listener(
         let _ = tx.send(true);
     });
     let retention = tokio::spawn(retention::run(app.clone(), rx.clone()));
+    let file_times = tokio::spawn(file_times::run(app.clone(), rx.clone()));
     // `wbs-server backup` and `verify` reach the running server through
     // `<data>/control.sock` (sled lets only this process open the store).
     #[cfg(unix)]
@@ -189,8 +191,11 @@ pub async fn launch_with_tcp_listener(
         }
     }
     retention.abort();
+    file_times.abort();
     #[cfg(unix)]
     let _ = control.await;
+    // The last files of the day keep no exact ctime on a stopped server.
+    file_times::sweep_once(&app).await;
     app.store
         .flush()
         .map_err(|e| format!("final flush failed: {e}"))?;

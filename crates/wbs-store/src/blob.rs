@@ -68,9 +68,83 @@ impl BlobFiles {
         Ok(self.shard_dir(id).join(id))
     }
 
-    /// Opens a blob for reading.
+    /// Moves the inode change times (`ctime`) of recent blob files to now,
+    /// all together, and sets the times of the directories that hold them
+    /// back to midnight. See [`crate::Store::blur_file_times`].
+    pub(crate) fn blur_times(&self, today_days: i64) -> Result<usize, StoreError> {
+        let day_start = |days: i64| {
+            std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(days).unwrap_or(0) * 86_400)
+        };
+        // Yesterday too: a file written just before midnight is caught by
+        // the first sweep of the next day.
+        let recent = day_start(today_days - 1);
+        let mut touched = 0;
+        let mut dirs = vec![self.blobs.clone(), self.tmp.clone()];
+        for entry in read_dir_or_empty(&self.blobs)? {
+            let shard = entry?;
+            if shard.file_type()?.is_dir() {
+                dirs.push(shard.path());
+            }
+        }
+        for dir in &dirs[2..] {
+            for entry in read_dir_or_empty(dir)? {
+                let entry = entry?;
+                let meta = match entry.metadata() {
+                    Ok(m) => m,
+                    // Deleted by retention meanwhile.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
+                let modified = meta.modified()?;
+                if !meta.is_file() || modified < recent {
+                    continue;
+                }
+                // Setting the times moves the ctime to now. The access time
+                // goes back to the midnight the mtime already holds: a read
+                // (an export, a reporter fetching a reply) may have set it
+                // to the moment of that read.
+                let times = fs::FileTimes::new()
+                    .set_modified(modified)
+                    .set_accessed(modified);
+                match File::open(entry.path()).and_then(|f| f.set_times(times)) {
+                    Ok(()) => touched += 1,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        // A directory's mtime is the moment of the last file added to it
+        // (or renamed out of it, for tmp/): back to midnight of that day.
+        for dir in &dirs {
+            let meta = match fs::metadata(dir) {
+                Ok(m) => m,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            let modified = meta.modified()?;
+            if modified < recent {
+                continue;
+            }
+            let days = modified
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| (d.as_secs() / 86_400) as i64)
+                .unwrap_or(0);
+            let midnight = day_start(days);
+            File::open(dir)?.set_times(
+                fs::FileTimes::new()
+                    .set_modified(midnight)
+                    .set_accessed(midnight),
+            )?;
+        }
+        Ok(touched)
+    }
+
+    /// Opens a blob for reading, without updating its access time where
+    /// the system allows (the time of a read, an export or a reporter
+    /// fetching a reply, is no business of the disk).
     pub(crate) fn open(&self, id: &str) -> Result<File, StoreError> {
-        match File::open(self.path(id)?) {
+        match open_noatime(&self.path(id)?) {
             Ok(f) => Ok(f),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Err(StoreError::NotFound),
             Err(e) => Err(e.into()),
@@ -303,6 +377,44 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+fn read_dir_or_empty(dir: &Path) -> Result<Vec<io::Result<fs::DirEntry>>, StoreError> {
+    match fs::read_dir(dir) {
+        Ok(entries) => Ok(entries.collect()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Opens `path` read-only with `O_NOATIME` on Linux (allowed to the file's
+/// owner, which the server is), falling back to a plain open elsewhere or
+/// when refused.
+fn open_noatime(path: &Path) -> io::Result<File> {
+    #[cfg(all(
+        target_os = "linux",
+        any(
+            target_arch = "x86_64",
+            target_arch = "x86",
+            target_arch = "aarch64",
+            target_arch = "arm",
+            target_arch = "riscv64"
+        )
+    ))]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        /// `O_NOATIME` on Linux for these architectures (asm-generic).
+        const O_NOATIME: i32 = 0o1_000_000;
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(O_NOATIME)
+            .open(path)
+        {
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {}
+            other => return other,
+        }
+    }
+    File::open(path)
 }
 
 #[cfg(test)]

@@ -144,6 +144,20 @@ pub trait Store: Send + Sync {
     /// report itself unhealthy, and the operator free space and restart it.
     fn health(&self) -> Result<(), StoreError>;
 
+    /// Blurs what the file system records about when objects arrived.
+    ///
+    /// A blob file's `mtime` and `atime` are set back to midnight when it is
+    /// written, but its inode change time (`ctime`) cannot be set: it keeps
+    /// the moment of writing. This moves the `ctime` of every blob file from
+    /// today and yesterday to now, all in one sweep and in the order of
+    /// their random ids, so those files no longer say when each arrived,
+    /// only that it was before this sweep; and it sets the times of the
+    /// blob and staging directories back to midnight. Run often (the server
+    /// does so every few minutes, at start and at shutdown), an exact time
+    /// survives only until the next sweep. Returns how many files it
+    /// touched.
+    fn blur_file_times(&self) -> Result<usize, StoreError>;
+
     /// Every record, as one consistent copy: no commit is half in it. For
     /// backups and verification while the server runs. Writers wait only
     /// while the records are read; while the snapshot lives, the blobs its

@@ -656,6 +656,10 @@ impl Store for SledStore {
         self.writable()
     }
 
+    fn blur_file_times(&self) -> Result<usize, StoreError> {
+        self.files.blur_times(wbs_protocol::date::today_days())
+    }
+
     fn snapshot(&self) -> Result<StoreSnapshot, StoreError> {
         self.snapshot_impl()
     }
