@@ -1049,3 +1049,56 @@ fn oversized_part_headers_and_preambles_are_cut_off() {
     );
     assert_eq!(r.status, 201, "{}", r.summary());
 }
+
+/// A client that writes its whole request before reading (as simple HTTP
+/// clients do) gets the early 413 for an attachment over the limit, not a
+/// connection reset: the server answers, then reads and discards the rest
+/// of the body before closing (`wbs_server::linger`). Without that, the
+/// kernel resets a connection closed with unread data, and the reset
+/// destroys the answer the client had not read yet.
+#[test]
+fn an_early_refusal_reaches_a_client_that_is_still_sending() {
+    use std::io::{Read, Write};
+    // The object limit is hit a few hundred KiB into a request the request
+    // limit allows, so the refusal comes mid-body.
+    let f = Fixture::start(ServerOptions {
+        extra_config: format!(
+            "[limits]\nmax_object_bytes = {MAX_OBJECT}\nmax_request_bytes = {}\n",
+            64 << 20
+        ),
+        ..Default::default()
+    });
+    for round in 0..3 {
+        let (_, meta, report) = fresh(&f);
+        // Far past the limit: megabytes still to come when the server
+        // refuses, more than the socket buffers hold.
+        let (a, _) = attachment_object(&f.recipients, "a", &vec![1u8; 12 << 20]);
+        let body = Multipart::new()
+            .part("meta", &meta)
+            .part("report", &report)
+            .part("attachment", &a)
+            .finish();
+        let mut stream = std::net::TcpStream::connect(&f.addr).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let head = format!(
+            "POST {SUBMISSIONS} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n\r\n",
+            f.addr,
+            multipart_type(),
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        stream
+            .write_all(&body)
+            .unwrap_or_else(|e| panic!("round {round}: the server cut the upload: {e}"));
+        let mut answer = Vec::new();
+        stream
+            .read_to_end(&mut answer)
+            .unwrap_or_else(|e| panic!("round {round}: the answer was lost: {e}"));
+        let reply = hostile::parse_reply(&answer);
+        assert_eq!(reply.status, 413, "round {round}: {}", reply.summary());
+        assert_eq!(reply.json()["error"]["code"], "payload_too_large");
+    }
+    f.assert_serving().unwrap();
+}

@@ -25,6 +25,7 @@ pub mod file_times;
 pub mod guard;
 pub mod handlers;
 pub mod limits;
+pub mod linger;
 pub mod pow;
 pub mod retention;
 pub mod routes;
@@ -121,6 +122,9 @@ async fn serve(
             // line got through (tests/tests/hostile_requests.rs,
             // `header_line_over_64_kib`). This answers 431 instead.
             .max_header_size(MAX_REQUEST_HEAD);
+        // See `linger`: an early error answer must reach a client that is
+        // still sending.
+        let stream = linger::Lingering::new(stream);
         let conn = builder.serve_connection(TokioIo::new(stream), service.clone());
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
