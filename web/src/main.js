@@ -6,6 +6,7 @@ import { ensureX25519Fallback } from "./lib/envelope.js";
 import { initLanding } from "./pages/landing.js";
 import { initReport } from "./pages/report.js";
 import { initStatus } from "./pages/status.js";
+import { usesDemoKey } from "./lib/demo.js";
 
 function supported() {
   return (
@@ -62,6 +63,9 @@ async function main() {
     return;
   }
   fillOrganization(config);
+  // Loud on every page: reports to this server can be read by anyone.
+  const demo = document.getElementById("demo-warning");
+  if (demo && usesDemoKey(config)) demo.hidden = false;
   if (page === "landing") initLanding(config);
   else if (page === "report") initReport(config);
   else if (page === "status") initStatus(config);

@@ -39,6 +39,18 @@ export function initReport(config) {
   });
   const cache = new WeakMap();
 
+  // The keys everything is encrypted to, for a reporter who wants to
+  // compare them with what the inspectorate publishes elsewhere.
+  $("report-keys-list").replaceChildren(
+    ...(config.recipients || []).map((r) => {
+      const li = document.createElement("li");
+      const code = document.createElement("code");
+      code.textContent = r;
+      li.append(code);
+      return li;
+    }),
+  );
+
   function fillCategories() {
     const chosen = category.value;
     for (const opt of Array.from(category.options).slice(1)) opt.remove();

@@ -523,6 +523,38 @@ test("lost answer: after a cut connection the retry meets 409 and shows the stor
   });
 });
 
+test("keys: the report page lists the keys it encrypts to; no demo warning with the inspectorate's own key", T, async () => {
+  await withPage({}, async (page) => {
+    await openReport(page);
+    assert.equal(await page.locator(tid("demo-warning")).isHidden(), true);
+    const listed = await page.locator(`${tid("report-keys")} code`).allTextContents();
+    assert.deepEqual(listed, config.recipients);
+    await page.locator(`${tid("report-keys")} summary`).click();
+    assert.equal(await page.locator(`${tid("report-keys")} code`).first().isVisible(), true);
+  });
+});
+
+test("demo key: every page warns (role=alert) that anyone can read reports sent to this server", T, async () => {
+  const demo = await startServer({ powDifficulty: 0, demoKey: true });
+  try {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    for (const path of ["/", "/report", "/status"]) {
+      await page.goto(`${demo.url}${path}`);
+      const warning = page.locator(tid("demo-warning"));
+      await warning.waitFor({ state: "visible" });
+      assert.equal(await warning.getAttribute("role"), "alert");
+      assert.ok((await warning.textContent()).includes(id["demo.title"]), path);
+    }
+    await page.goto(`${demo.url}/report?lang=en`);
+    await page.locator(tid("demo-warning")).waitFor({ state: "visible" });
+    assert.ok((await page.textContent(tid("demo-warning"))).includes(en["demo.title"]));
+    await ctx.close();
+  } finally {
+    await demo.stop();
+  }
+});
+
 test("hygiene: no CSP violation, page error, cookie or request to another origin in any page of this run", T, async () => {
   const all = [];
   for (const w of watches) all.push(...(await w.problems()));

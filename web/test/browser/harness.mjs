@@ -69,15 +69,21 @@ export async function startServer(options = {}) {
   }
 }
 
-async function start(tmp, { powDifficulty = 10, limits = {} }) {
+async function start(tmp, { powDifficulty = 10, limits = {}, demoKey = false }) {
   const keysDir = join(tmp, "keys");
-  const keyFile = join(tmp, "inspector.key"); // outside the recipients folder
+  let keyFile = join(tmp, "inspector.key"); // outside the recipients folder
   mkdirSync(keysDir, { recursive: true });
-  try {
-    execFileSync("age-keygen", ["-o", keyFile], { stdio: ["ignore", "ignore", "pipe"] });
-    writeFileSync(join(keysDir, "test.pub"), execFileSync("age-keygen", ["-y", keyFile], { encoding: "utf8" }));
-  } catch (e) {
-    throw new Error(`age-keygen failed (is Debian's 'age' installed?): ${e.message}`);
+  if (demoKey) {
+    // The repository's demo pair, as `cargo run -p wbs-server` uses it.
+    writeFileSync(join(keysDir, "demo-inspectorate.pub"), readFileSync(join(ROOT, "keys", "demo-inspectorate.pub")));
+    keyFile = join(ROOT, "keys", "demo-inspectorate.key");
+  } else {
+    try {
+      execFileSync("age-keygen", ["-o", keyFile], { stdio: ["ignore", "ignore", "pipe"] });
+      writeFileSync(join(keysDir, "test.pub"), execFileSync("age-keygen", ["-y", keyFile], { encoding: "utf8" }));
+    } catch (e) {
+      throw new Error(`age-keygen failed (is Debian's 'age' installed?): ${e.message}`);
+    }
   }
   const config = join(tmp, "wbs.toml");
   writeFileSync(
