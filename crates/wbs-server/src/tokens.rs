@@ -99,23 +99,26 @@ impl TokenOp {
             }
             _ => return None,
         };
-        Some(op.and_then(|op| match &op {
+        Some(op.and_then(|op| op.checked()))
+    }
+
+    /// The operation, if its name (if any) follows [`valid_name`].
+    fn checked(self) -> Result<TokenOp, String> {
+        match &self {
             TokenOp::Add { name, .. } | TokenOp::Revoke { name } if !valid_name(name) => {
                 Err(NAME_RULE.to_owned())
             }
-            _ => Ok(op),
-        }))
+            _ => Ok(self),
+        }
     }
 
     /// Applies the operation to `store`, audits and flushes it. Returns the
-    /// tokens for `List`, nothing otherwise.
+    /// tokens for `List`, nothing otherwise. The name must have been
+    /// checked (requests are checked as they are parsed, and by [`run`]).
     pub fn apply(&self, store: &dyn Store) -> Result<Vec<TokenInfo>, String> {
         let durable = |r: Result<(), StoreError>| r.and_then(|()| store.flush());
         match self {
             TokenOp::Add { name, hash } => {
-                if !valid_name(name) {
-                    return Err(NAME_RULE.into());
-                }
                 store.add_token(name, *hash).map_err(|e| e.to_string())?;
                 durable(store.audit("operator", "token_add", name)).map_err(|e| e.to_string())?;
                 Ok(Vec::new())
@@ -142,6 +145,7 @@ pub fn run(
     op: &TokenOp,
     on_note: &mut dyn FnMut(&str),
 ) -> Result<Vec<TokenInfo>, String> {
+    let op = &op.clone().checked()?;
     #[cfg(unix)]
     if let Some(stream) = crate::control::connect(data)? {
         let json =
@@ -245,6 +249,13 @@ mod tests {
         .unwrap_err();
         assert!(err.contains("no WBS store"), "{err}");
         assert!(!data.exists(), "list/revoke created {}", data.display());
+        let (_, hash) = new_token();
+        let bad = TokenOp::Add {
+            name: "siti\ntoken-list".into(),
+            hash,
+        };
+        assert_eq!(run(&data, &bad, &mut |_| {}).unwrap_err(), NAME_RULE);
+        assert!(!data.exists(), "a refused add created {}", data.display());
 
         let (_, hash) = new_token();
         let add = TokenOp::Add {
