@@ -72,22 +72,18 @@ impl BlobFiles {
     /// all together, and sets the times of the directories that hold them
     /// back to midnight. See [`crate::Store::blur_file_times`].
     pub(crate) fn blur_times(&self, today_days: i64) -> Result<usize, StoreError> {
-        let day_start = |days: i64| {
-            std::time::UNIX_EPOCH
-                + std::time::Duration::from_secs(u64::try_from(days).unwrap_or(0) * 86_400)
-        };
         // Yesterday too: a file written just before midnight is caught by
         // the first sweep of the next day.
-        let recent = day_start(today_days - 1);
+        let recent = midnight(today_days - 1);
         let mut touched = 0;
-        let mut dirs = vec![self.blobs.clone(), self.tmp.clone()];
+        let mut shards = Vec::new();
         for entry in read_dir_or_empty(&self.blobs)? {
             let shard = entry?;
             if shard.file_type()?.is_dir() {
-                dirs.push(shard.path());
+                shards.push(shard.path());
             }
         }
-        for dir in &dirs[2..] {
+        for dir in &shards {
             for entry in read_dir_or_empty(dir)? {
                 let entry = entry?;
                 let meta = match entry.metadata() {
@@ -116,7 +112,7 @@ impl BlobFiles {
         }
         // A directory's mtime is the moment of the last file added to it
         // (or renamed out of it, for tmp/): back to midnight of that day.
-        for dir in &dirs {
+        for dir in [&self.blobs, &self.tmp].into_iter().chain(&shards) {
             let meta = match fs::metadata(dir) {
                 Ok(m) => m,
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
@@ -130,12 +126,8 @@ impl BlobFiles {
                 .duration_since(std::time::UNIX_EPOCH)
                 .map(|d| (d.as_secs() / 86_400) as i64)
                 .unwrap_or(0);
-            let midnight = day_start(days);
-            File::open(dir)?.set_times(
-                fs::FileTimes::new()
-                    .set_modified(midnight)
-                    .set_accessed(midnight),
-            )?;
+            let day = midnight(days);
+            File::open(dir)?.set_times(fs::FileTimes::new().set_modified(day).set_accessed(day))?;
         }
         Ok(touched)
     }
@@ -285,14 +277,11 @@ impl BlobSink {
         // nanosecond: set it (and the access time) back to midnight UTC of
         // the day, the most any date WBS keeps reveals. (The inode change
         // time cannot be set; see THREAT_MODEL.md.)
-        let midnight = std::time::UNIX_EPOCH
-            + std::time::Duration::from_secs(
-                u64::try_from(wbs_protocol::date::today_days()).unwrap_or(0) * 86_400,
-            );
+        let today = midnight(wbs_protocol::date::today_days());
         file.set_times(
             std::fs::FileTimes::new()
-                .set_modified(midnight)
-                .set_accessed(midnight),
+                .set_modified(today)
+                .set_accessed(today),
         )?;
         file.sync_all()?;
         Ok(())
@@ -377,6 +366,12 @@ pub(crate) fn sync_dir(path: &Path) -> Result<(), StoreError> {
     #[cfg(not(unix))]
     let _ = path;
     Ok(())
+}
+
+/// The start (00:00 UTC) of the day `days` days after the epoch.
+fn midnight(days: i64) -> std::time::SystemTime {
+    std::time::UNIX_EPOCH
+        + std::time::Duration::from_secs(u64::try_from(days).unwrap_or(0) * 86_400)
 }
 
 fn read_dir_or_empty(dir: &Path) -> Result<Vec<io::Result<fs::DirEntry>>, StoreError> {
