@@ -7,7 +7,9 @@ import { setText, pick, onLangChange } from "../lib/i18n.js";
 import { parseReceipt, lookupKey, replyIdentity } from "../lib/receipt.js";
 import { buildFollowup, encodePadded, parseReply, MAX_DOCUMENT_LEN } from "../lib/message.js";
 import { encryptBytes, decryptText } from "../lib/envelope.js";
-import { postStatus, isPowError } from "../lib/api.js";
+import { sha256 } from "@noble/hashes/sha2.js";
+import { bytesToHex } from "@noble/hashes/utils.js";
+import { postStatus } from "../lib/api.js";
 import {
   UserError,
   showError,
@@ -17,6 +19,7 @@ import {
   obtainPow,
   encryptAttachments,
   checkRequestSize,
+  sendWithPow,
   upload,
 } from "../lib/ui.js";
 
@@ -173,8 +176,6 @@ export function initStatus(config) {
     }
   });
 
-  const hex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-
   followForm.addEventListener("submit", async (e) => {
     e.preventDefault();
     if (followSubmit.disabled || !current) return;
@@ -203,8 +204,9 @@ export function initStatus(config) {
       if (plain.length > MAX_DOCUMENT_LEN) throw new UserError("error.too_long");
       // Sent again unchanged after a failure, the follow-up goes out as the
       // same bytes, so a server that did store the first attempt stores it
-      // once (docs/PROTOCOL.md, 7.1). Only a digest of the text is kept.
-      const digest = hex(new Uint8Array(await crypto.subtle.digest("SHA-256", plain)));
+      // once (docs/PROTOCOL.md, 7.1). Only a digest of the text is kept
+      // (computed in JS: crypto.subtle is missing outside secure contexts).
+      const digest = bytesToHex(sha256(plain));
       let message;
       if (unconfirmed && unconfirmed.lookup === lookup && unconfirmed.digest === digest) {
         message = unconfirmed.message;
@@ -224,14 +226,7 @@ export function initStatus(config) {
         for (const x of encrypted) fd.append("attachment", x.blob, "attachment.age");
         return upload("/api/v1/followups", fd, progress);
       };
-      let pow = await powTask;
-      if (pow && Date.now() > pow.freshUntil) pow = await obtainPow(config, progress);
-      try {
-        await send(pow);
-      } catch (err) {
-        if (!isPowError(err)) throw err;
-        await send(await obtainPow(config, progress));
-      }
+      await sendWithPow(send, powTask, config, progress);
       unconfirmed = null;
       followForm.reset();
       picker.clear();
