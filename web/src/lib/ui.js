@@ -2,7 +2,7 @@
 // progress rows, the attachment picker, proof of work and the upload steps.
 
 import { t, setText, formatSize } from "./i18n.js";
-import { ApiError, getPow, uploadForm } from "./api.js";
+import { ApiError, getPow, uploadForm, isPowError } from "./api.js";
 import { ReceiptError } from "./receipt.js";
 import { encryptFile, encryptedFileSize, maxFileSize } from "./envelope.js";
 import { powHasher, powSearch } from "./pow.js";
@@ -314,6 +314,23 @@ export async function obtainPow(config, progress) {
   }
   progress.set("pow", 1);
   return { pow: { challenge: ch.challenge, nonce }, freshUntil: fetchedAt + ttl - 30_000 };
+}
+
+/**
+ * Sends an upload with the proof of work from `powTask` (solved while the
+ * files were encrypted), renewed first if it went stale, and once more with
+ * a fresh challenge if the server says it expired or was spent.
+ * @param {(pow: any) => Promise<any>} send
+ */
+export async function sendWithPow(send, powTask, config, progress) {
+  let pow = await powTask;
+  if (pow && Date.now() > pow.freshUntil) pow = await obtainPow(config, progress);
+  try {
+    return await send(pow);
+  } catch (e) {
+    if (!isPowError(e)) throw e;
+    return await send(await obtainPow(config, progress));
+  }
 }
 
 /**

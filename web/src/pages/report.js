@@ -5,7 +5,7 @@ import { t, setText, pick, onLangChange, currentLang } from "../lib/i18n.js";
 import { generateReceipt, formatReceipt, lookupKey, replyIdentity } from "../lib/receipt.js";
 import { buildReport, encodePadded, DETAIL_FIELDS, MAX_DOCUMENT_LEN } from "../lib/message.js";
 import { encryptBytes, recipientOf } from "../lib/envelope.js";
-import { ApiError, isPowError } from "../lib/api.js";
+import { ApiError } from "../lib/api.js";
 import {
   UserError,
   showError,
@@ -16,6 +16,7 @@ import {
   obtainPow,
   encryptAttachments,
   checkRequestSize,
+  sendWithPow,
   upload,
 } from "../lib/ui.js";
 
@@ -98,7 +99,7 @@ export function initReport(config) {
     const withPow = Boolean(config.pow && config.pow.difficulty > 0);
     progress.reset(withPow);
     // The worker solves while this thread encrypts.
-    let powTask = obtainPow(config, progress);
+    const powTask = obtainPow(config, progress);
     powTask.catch(() => {});
 
     const encrypted = await encryptAttachments(picker.files, config.recipients, progress, cache);
@@ -130,15 +131,7 @@ export function initReport(config) {
       return upload("/api/v1/submissions", fd, progress);
     };
 
-    let pow = await powTask;
-    if (pow && Date.now() > pow.freshUntil) pow = await obtainPow(config, progress);
-    try {
-      return await send(pow);
-    } catch (e) {
-      if (!isPowError(e)) throw e;
-      // Expired or already spent: one more challenge, once.
-      return await send(await obtainPow(config, progress));
-    }
+    return sendWithPow(send, powTask, config, progress);
   }
 
   function showReceipt(grouped, receivedOn, earlier) {
