@@ -13,7 +13,7 @@ use wbs_protocol::bundle::{
     ReplyItem, EXPORT_FORMAT,
 };
 use wbs_protocol::message::{
-    AttachmentMeta, Details, Document, FollowUp, Reply, Report, FOLLOWUP_FORMAT, REPLY_FORMAT,
+    AttachmentMeta, Details, Document, FollowUp, Reply, Report,
     REPORT_FORMAT,
 };
 use wbs_protocol::{ReceiptCode, Status};
@@ -59,24 +59,28 @@ fn main() {
         }],
         reply_recipient: code.reply_recipient().to_string(),
         contact: Some("x@example.org".into()),
+        thread_key: Some(code.thread_key().to_base64url().to_string()),
     };
     let mut padded = serde_json::to_vec(&report).unwrap();
     padded.extend_from_slice(&[b' '; 40]);
     write("document", "report", &padded);
-    let followup = FollowUp {
-        format: FOLLOWUP_FORMAT.into(),
-        body: "Tambahan".into(),
-        attachments: vec![],
-    };
+    let followup = FollowUp::authenticated(
+        &code.thread_key(),
+        &code.reply_recipient().to_string(),
+        "Tambahan".into(),
+        vec![],
+    );
     write(
         "document",
         "followup",
         &serde_json::to_vec(&followup).unwrap(),
     );
-    let reply = Reply {
-        format: REPLY_FORMAT.into(),
-        body: "Terima kasih".into(),
-    };
+    let reply = Reply::authenticated(
+        &code.thread_key(),
+        &code.reply_recipient().to_string(),
+        "Terima kasih".into(),
+        Some("in_review".into()),
+    );
     write("document", "reply", &serde_json::to_vec(&reply).unwrap());
 
     // age files: one recipient, two, and a reply's three.

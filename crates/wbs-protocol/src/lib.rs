@@ -9,6 +9,7 @@
 //! - [`status`]: case statuses and their labels.
 //! - [`api`]: the JSON bodies of the HTTP API, shared by server and clients.
 //! - [`pow`]: the proof-of-work puzzle that clients solve.
+//! - [`thread`]: the thread key and the authenticators of follow-ups and replies.
 //! - [`bundle`]: export bundles (server → air gap) and reply bundles (air gap → server).
 //!
 //! This crate must stay pure: functions over bytes and over `Read`/`Write`.
@@ -28,6 +29,7 @@ pub mod padding;
 pub mod pow;
 pub mod receipt;
 pub mod status;
+pub mod thread;
 
 pub use envelope::{DecryptError, EncryptError};
 pub use receipt::{LookupKey, ReceiptCode, ReceiptError};

@@ -85,6 +85,20 @@ pub struct Report {
     /// Optional contact the reporter chose to give.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// The case's thread key (base64url), derived from the receipt code:
+    /// authenticates follow-ups and replies (PROTOCOL.md §4.4). Absent in
+    /// reports from clients older than authenticated threads.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread_key: Option<String>,
+}
+
+impl Report {
+    /// The thread key carried in the report, if any and well formed.
+    pub fn thread_key(&self) -> Option<crate::thread::ThreadKey> {
+        self.thread_key
+            .as_deref()
+            .and_then(crate::thread::ThreadKey::from_base64url)
+    }
 }
 
 /// A follow-up message from the reporter.
@@ -92,11 +106,38 @@ pub struct Report {
 pub struct FollowUp {
     /// Always [`FOLLOWUP_FORMAT`].
     pub format: String,
+    /// A random id (base64url of 16 bytes), covered by `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
     /// The message.
     pub body: String,
     /// Attachments, in upload order.
     #[serde(default)]
     pub attachments: Vec<AttachmentMeta>,
+    /// The authenticator under the case's thread key (PROTOCOL.md §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+}
+
+impl FollowUp {
+    /// A follow-up with a fresh id, authenticated with the case's thread
+    /// key; `case` is the case's reply recipient.
+    pub fn authenticated(
+        key: &crate::thread::ThreadKey,
+        case: &str,
+        body: String,
+        attachments: Vec<AttachmentMeta>,
+    ) -> Self {
+        let mut f = FollowUp {
+            format: FOLLOWUP_FORMAT.into(),
+            id: Some(crate::thread::new_message_id()),
+            body,
+            attachments,
+            auth: None,
+        };
+        f.auth = Some(key.followup_auth(case, &f));
+        f
+    }
 }
 
 /// A reply from the inspectorate to the reporter.
@@ -104,8 +145,38 @@ pub struct FollowUp {
 pub struct Reply {
     /// Always [`REPLY_FORMAT`].
     pub format: String,
-    /// The message.
+    /// A random id (base64url of 16 bytes), covered by `auth`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    /// The message (may be empty when the reply only sets a status).
     pub body: String,
+    /// The status this reply sets, if any (covered by `auth`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// The authenticator under the case's thread key (PROTOCOL.md §4.4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<String>,
+}
+
+impl Reply {
+    /// A reply with a fresh id, authenticated with the case's thread key;
+    /// `case` is the case's reply recipient.
+    pub fn authenticated(
+        key: &crate::thread::ThreadKey,
+        case: &str,
+        body: String,
+        status: Option<String>,
+    ) -> Self {
+        let mut r = Reply {
+            format: REPLY_FORMAT.into(),
+            id: Some(crate::thread::new_message_id()),
+            body,
+            status,
+            auth: None,
+        };
+        r.auth = Some(key.reply_auth(case, &r));
+        r
+    }
 }
 
 /// Why a decrypted document was refused.
@@ -193,6 +264,7 @@ mod tests {
             }],
             reply_recipient: Identity::generate().to_public().to_string(),
             contact: None,
+            thread_key: Some(crate::ReceiptCode::generate().thread_key().to_base64url().to_string()),
         };
         let ct = report.seal(&[id.to_public()]).unwrap();
         let back = Report::open(&id, &ct).unwrap();
@@ -209,7 +281,10 @@ mod tests {
         let id = Identity::generate();
         let reply = Reply {
             format: REPLY_FORMAT.into(),
+            id: None,
             body: "Terima kasih".into(),
+            status: None,
+            auth: None,
         };
         let ct = reply.seal(&[id.to_public()]).unwrap();
         assert!(matches!(

@@ -24,6 +24,9 @@ pub const HKDF_SALT: &[u8] = b"wbs-receipt-v1";
 pub const INFO_LOOKUP: &[u8] = b"lookup";
 /// HKDF info for the reply X25519 secret.
 pub const INFO_REPLY: &[u8] = b"reply-x25519";
+/// HKDF info for the thread key that authenticates follow-ups and replies
+/// (PROTOCOL.md §4.4).
+pub const INFO_THREAD: &[u8] = b"thread-hmac";
 
 /// Why a string is not a receipt code. The messages never repeat the code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -163,6 +166,12 @@ impl ReceiptCode {
     pub fn reply_identity(&self) -> age::x25519::Identity {
         let secret = self.hkdf(INFO_REPLY);
         crate::envelope::identity_from_secret_bytes(&secret)
+    }
+
+    /// The case's thread key, HKDF(info `thread-hmac`): shared with the
+    /// inspectorate inside the encrypted report, never sent to the server.
+    pub fn thread_key(&self) -> crate::thread::ThreadKey {
+        crate::thread::ThreadKey::from_bytes(*self.hkdf(INFO_THREAD))
     }
 
     /// The public half of [`Self::reply_identity`], as an age recipient.

@@ -78,3 +78,43 @@ fn proof_of_work_matches_the_vectors() {
         assert_eq!(ok, case["valid"].as_bool().unwrap());
     }
 }
+
+#[test]
+fn thread_authenticators_match_the_vectors() {
+    use wbs_protocol::message::{FollowUp, Reply};
+    use wbs_protocol::thread::{ThreadKey, Verification};
+    let v = vectors();
+    let list = v["thread"].as_array().unwrap();
+    assert!(list.len() >= 2);
+    for case in list {
+        let code = ReceiptCode::parse(case["canonical"].as_str().unwrap()).unwrap();
+        let key = code.thread_key();
+        assert_eq!(
+            key.to_base64url().as_str(),
+            case["thread_key"].as_str().unwrap()
+        );
+        let recipient = case["case"].as_str().unwrap();
+        assert_eq!(code.reply_recipient().to_string(), recipient);
+        // The key as carried in a report parses to the same key.
+        let carried = ThreadKey::from_base64url(case["thread_key"].as_str().unwrap()).unwrap();
+
+        let followup: FollowUp = serde_json::from_value(case["followup"].clone()).unwrap();
+        assert_eq!(
+            Some(key.followup_auth(recipient, &followup)),
+            followup.auth.clone()
+        );
+        assert_eq!(
+            carried.verify_followup(recipient, &followup),
+            Verification::Verified
+        );
+        for r in case["replies"].as_array().unwrap() {
+            let reply: Reply = serde_json::from_value(r.clone()).unwrap();
+            assert_eq!(Some(key.reply_auth(recipient, &reply)), reply.auth.clone());
+            assert_eq!(key.verify_reply(recipient, &reply), Verification::Verified);
+        }
+        for r in case["fail_replies"].as_array().unwrap() {
+            let reply: Reply = serde_json::from_value(r.clone()).unwrap();
+            assert_eq!(key.verify_reply(recipient, &reply), Verification::Failed);
+        }
+    }
+}
