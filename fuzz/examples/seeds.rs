@@ -13,8 +13,7 @@ use wbs_protocol::bundle::{
     ReplyItem, EXPORT_FORMAT,
 };
 use wbs_protocol::message::{
-    AttachmentMeta, Details, Document, FollowUp, Reply, Report,
-    REPORT_FORMAT,
+    AttachmentMeta, Details, Document, FollowUp, Reply, Report, REPORT_FORMAT,
 };
 use wbs_protocol::{ReceiptCode, Status};
 

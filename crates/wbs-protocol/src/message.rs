@@ -264,7 +264,12 @@ mod tests {
             }],
             reply_recipient: Identity::generate().to_public().to_string(),
             contact: None,
-            thread_key: Some(crate::ReceiptCode::generate().thread_key().to_base64url().to_string()),
+            thread_key: Some(
+                crate::ReceiptCode::generate()
+                    .thread_key()
+                    .to_base64url()
+                    .to_string(),
+            ),
         };
         let ct = report.seal(&[id.to_public()]).unwrap();
         let back = Report::open(&id, &ct).unwrap();

@@ -346,10 +346,7 @@ mod tests {
         let back = ThreadKey::from_base64url(&wire).unwrap();
         assert_eq!(back.0, code.thread_key().0);
         assert!(ThreadKey::from_base64url("short").is_none());
-        assert_ne!(
-            ReceiptCode::generate().thread_key().0,
-            code.thread_key().0
-        );
+        assert_ne!(ReceiptCode::generate().thread_key().0, code.thread_key().0);
         // Not any other derivation of the same code.
         assert_ne!(
             code.thread_key().to_base64url().as_str(),
