@@ -13,15 +13,17 @@ use std::path::Path;
 use rand::RngCore;
 use wbs_protocol::bundle::{is_valid_id, CaseManifest, Limits, ReplyBundle, ReplyItem};
 use wbs_protocol::envelope::parse_recipient;
-use wbs_protocol::message::{Document, Reply, MAX_DOCUMENT_LEN, REPLY_FORMAT};
+use wbs_protocol::message::{Document, Reply, Report, MAX_DOCUMENT_LEN, REPLY_FORMAT};
 use wbs_protocol::Status;
 use zeroize::Zeroizing;
 
-use crate::casedir::{sent_reply_stem, CaseDir, ReplyTo, CASE_JSON, REPLY_TO_JSON};
+use crate::casedir::{
+    sent_reply_stem, CaseDir, ReplyTo, CASE_JSON, REPLY_TO_JSON, REPORT_JSON,
+};
 use crate::cli::ReplyArgs;
 use crate::error::{Error, Result};
 use crate::fsutil::{read_if_exists, Placed, TempFile};
-use crate::render::{block, inline};
+use crate::render::{block, code_cell};
 
 /// Longest reply body: once wrapped in JSON and padded it must stay well
 /// under the size the reporter's client accepts.
@@ -45,10 +47,7 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
 
     let mut recipients = vec![reporter];
     recipients.extend(inspectorate.iter().cloned());
-    let reply = Reply {
-        format: REPLY_FORMAT.into(),
-        body: body.to_string(),
-    };
+    let reply = authenticated_reply(&case, body.to_string(), args.status)?;
     // What the reporter's client decrypts is the padded JSON, which escaping
     // can make much longer than the text: it must fit what they accept.
     let json_len = serde_json::to_vec(&reply).map_or(u64::MAX, |j| j.len() as u64);
@@ -131,6 +130,47 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
             format!("{items} items")
         }
     ))
+}
+
+/// The reply document, authenticated with the thread key from inside the
+/// case's decrypted report (PROTOCOL.md §4.4), so the reporter's client can
+/// tell it from a reply anybody else encrypted to their reply recipient. A
+/// report from a client older than authenticated threads carries no key:
+/// the reply is then written without an authenticator, and the reporter's
+/// current clients will withhold its text; say so.
+fn authenticated_reply(case: &CaseDir, body: String, status: Option<Status>) -> Result<Reply> {
+    let id = case.id();
+    let bytes = read_if_exists(&case.file(REPORT_JSON), 2 * MAX_DOCUMENT_LEN)?.ok_or_else(|| {
+        Error::Usage(format!(
+            "{} is missing: open the case's report with `wbs-inspect open` first",
+            case.file(REPORT_JSON).display()
+        ))
+    })?;
+    let report = Report::parse(&bytes)
+        .map_err(|_| Error::case(id, format!("{REPORT_JSON} is not a report")))?;
+    let status = status.map(|s| s.to_string());
+    match report.thread_key() {
+        Some(key) => Ok(Reply::authenticated(
+            &key,
+            &report.reply_recipient,
+            body,
+            status,
+        )),
+        None => {
+            eprintln!(
+                "wbs-inspect: warning: case {id}: the report carries no thread key (it was sent \
+                 by an older client), so this reply cannot be authenticated; the reporter's \
+                 current clients will withhold its text"
+            );
+            Ok(Reply {
+                format: REPLY_FORMAT.into(),
+                id: Some(wbs_protocol::thread::new_message_id()),
+                body,
+                status,
+                auth: None,
+            })
+        }
+    }
 }
 
 /// Reads the inspectorate recipients from `.pub` files (one `age1…` each,
@@ -328,7 +368,7 @@ fn sent_record(
     let _ = writeln!(
         md,
         "| Reply bundle | {} |",
-        inline(&bundle.display().to_string())
+        code_cell(&bundle.display().to_string())
     );
     let _ = writeln!(
         md,

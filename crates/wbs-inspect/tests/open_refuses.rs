@@ -434,3 +434,85 @@ fn a_link_planted_in_the_output_folder_is_not_followed() {
     );
     assert_eq!(tree(&elsewhere), Vec::<String>::new());
 }
+
+/// Renders `md` as a markdown viewer would and returns every link, image
+/// and piece of HTML in it.
+fn live_markup(md: &str) -> Vec<String> {
+    use pulldown_cmark::{Event, Options, Parser, Tag};
+    let options = Options::ENABLE_TABLES
+        | Options::ENABLE_STRIKETHROUGH
+        | Options::ENABLE_FOOTNOTES
+        | Options::ENABLE_TASKLISTS;
+    Parser::new_ext(md, options)
+        .filter(|e| {
+            matches!(
+                e,
+                Event::Start(Tag::Link { .. } | Tag::Image { .. } | Tag::HtmlBlock)
+                    | Event::Html(_)
+                    | Event::InlineHtml(_)
+                    | Event::FootnoteReference(_)
+            )
+        })
+        .map(|e| format!("{e:?}"))
+        .collect()
+}
+
+/// The text a markdown viewer shows for `md`.
+fn rendered_text(md: &str) -> String {
+    use pulldown_cmark::{Event, Options, Parser};
+    let mut text = String::new();
+    for e in Parser::new_ext(md, Options::ENABLE_TABLES) {
+        if let Event::Text(t) | Event::Code(t) = e {
+            text.push_str(&t);
+        }
+    }
+    text
+}
+
+#[test]
+fn markdown_in_names_never_becomes_a_link_an_image_or_html() {
+    let s = setup();
+    let names = [
+        "x`![](https://evil.example/pixel.png)`.pdf",
+        "a``![](https://evil.example/2.png)``b",
+        "[click](https://evil.example/c) <img src=https://evil.example/i.png>",
+        "<https://evil.example/auto> https://evil.example/bare www.evil.example",
+        "| cell | break |",
+    ];
+    let files: Vec<Vec<u8>> = (0..names.len()).map(|i| binary(50 + i, i as u8)).collect();
+    let r = reporter();
+    let mut metas: Vec<_> = names.iter().zip(&files).map(|(n, f)| meta(n, f)).collect();
+    metas[0].media_type = "image/png`![](https://evil.example/m.png)`".into();
+    let mut rep = report("`![](https://evil.example/t.png)` <b>t</b>", &r, metas);
+    rep.category = "[c](https://evil.example/cat)".into();
+    let mut case = CaseBuild::new(
+        "case-1",
+        &r,
+        report_objects(&[s.identity.to_public()], &rep, &files),
+    );
+    // The server's date is not one, and tries markdown too.
+    case.received_on = "![](https://evil.example/d.png)".into();
+    open(&s, &bundle(&[case], &[])).success();
+
+    let md = fs::read_to_string(s.root.join("out/case-1/report.md")).unwrap();
+    assert_eq!(live_markup(&md), Vec::<String>::new(), "{md}");
+    // The names are all there, shown as the reporter wrote them.
+    let shown = rendered_text(&md);
+    for name in names {
+        assert!(shown.contains(name), "{name:?} not shown in:\n{shown}");
+    }
+    // What the server gave is labelled as such, and a date that is not one
+    // is flagged rather than shown as a date.
+    assert!(
+        md.contains("| Received on (as the server reports / menurut server) | not a valid date: "),
+        "{md}"
+    );
+    assert!(
+        md.contains("## Status history (as the server reports / menurut server)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| Status (as the server reports / menurut server) | `received`"),
+        "{md}"
+    );
+}

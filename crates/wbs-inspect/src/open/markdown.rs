@@ -4,9 +4,11 @@ use std::fmt::Write as _;
 
 use wbs_protocol::bundle::CaseManifest;
 use wbs_protocol::message::{AttachmentMeta, FollowUp, Reply, Report};
-use wbs_protocol::Status;
 
-use crate::render::{block, inline, size, METADATA_NOTICE};
+use crate::render::{
+    block, code_cell, inline, server_date, server_status, size, AS_THE_SERVER_REPORTS,
+    METADATA_NOTICE,
+};
 
 /// Where an attachment's local copy is, for the attachment tables.
 pub struct LocalFile {
@@ -17,14 +19,10 @@ pub struct LocalFile {
     pub present: Option<bool>,
 }
 
-fn status_label(status: Status) -> String {
-    format!(
-        "`{}` ({} / {})",
-        status.as_str(),
-        status.label_en(),
-        status.label_id()
-    )
-}
+/// Says which values of the file only the server vouches for.
+const SERVER_NOTE: &str = "_Dates, statuses and the numbering of follow-ups and replies are \
+    as the server reports them: the server could have changed them. Only the text and \
+    attachments were decrypted and checked here._\n";
 
 /// `report.md`. `warnings` are shown first, loudly.
 pub fn report(
@@ -46,15 +44,31 @@ pub fn report(
     }
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Case | `{}` |", case.id);
-    let _ = writeln!(md, "| Received on | {} |", inline(&case.received_on));
+    let _ = writeln!(
+        md,
+        "| Received on ({AS_THE_SERVER_REPORTS}) | {} |",
+        server_date(&case.received_on)
+    );
     let _ = writeln!(md, "| Category | {} |", inline(&report.category));
-    let _ = writeln!(md, "| Status | {} |", status_label(case.status));
-    md.push('\n');
+    let _ = writeln!(
+        md,
+        "| Status ({AS_THE_SERVER_REPORTS}) | {} |",
+        server_status(case.status)
+    );
+    let _ = writeln!(md, "\n{SERVER_NOTE}");
 
     if !case.history.is_empty() {
-        let _ = writeln!(md, "## Status history\n\n| Date | Status |\n|---|---|");
+        let _ = writeln!(
+            md,
+            "## Status history ({AS_THE_SERVER_REPORTS})\n\n| Date | Status |\n|---|---|"
+        );
         for h in &case.history {
-            let _ = writeln!(md, "| {} | {} |", inline(&h.on), status_label(h.status));
+            let _ = writeln!(
+                md,
+                "| {} | {} |",
+                server_date(&h.on),
+                server_status(h.status)
+            );
         }
         md.push('\n');
     }
@@ -105,17 +119,20 @@ fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[Lo
     );
     for (i, (a, f)) in attachments.iter().zip(files).enumerate() {
         let local = match f.present {
-            Some(false) => format!("`{}` (not in the bundles opened so far)", f.relative),
-            _ => format!("`{}`", f.relative),
+            Some(false) => format!(
+                "{} (not in the bundles opened so far)",
+                code_cell(&f.relative)
+            ),
+            _ => code_cell(&f.relative),
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | `{}` | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             i + 1,
             inline(&a.name),
             inline(&a.media_type),
             size(a.size),
-            inline(&a.sha256),
+            code_cell(&a.sha256),
             local
         );
     }
@@ -139,7 +156,12 @@ pub fn followup(
     let _ = writeln!(md, "# Follow-up {n} from the reporter\n");
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Case | `{case_id}` |");
-    let _ = writeln!(md, "| Received on | {} |\n", inline(on));
+    let _ = writeln!(
+        md,
+        "| Received on ({AS_THE_SERVER_REPORTS}) | {} |",
+        server_date(on)
+    );
+    let _ = writeln!(md, "\n{SERVER_NOTE}");
     let _ = writeln!(md, "## Message\n\n{}", block(&followup.body));
     let _ = writeln!(md, "## Attachments\n");
     attachment_table(&mut md, &followup.attachments, files);
@@ -153,7 +175,12 @@ pub fn reply(case_id: &str, n: u32, on: &str, reply: &Reply) -> String {
     let _ = writeln!(md, "# Reply {n} from the inspectorate\n");
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Case | `{case_id}` |");
-    let _ = writeln!(md, "| Published on | {} |\n", inline(on));
+    let _ = writeln!(
+        md,
+        "| Published on ({AS_THE_SERVER_REPORTS}) | {} |",
+        server_date(on)
+    );
+    let _ = writeln!(md, "\n{SERVER_NOTE}");
     let _ = writeln!(md, "## Message\n\n{}", block(&reply.body));
     md
 }

@@ -176,21 +176,27 @@ pub fn report(title: &str, reply_recipient: &str, attachments: Vec<AttachmentMet
         attachments,
         reply_recipient: reply_recipient.into(),
         contact: None,
+        thread_key: None,
     }
 }
 
 pub fn followup(body: &str, attachments: Vec<AttachmentMeta>) -> FollowUp {
     FollowUp {
         format: FOLLOWUP_FORMAT.into(),
+        id: None,
         body: body.into(),
         attachments,
+        auth: None,
     }
 }
 
 pub fn reply(body: &str) -> Reply {
     Reply {
         format: REPLY_FORMAT.into(),
+        id: None,
         body: body.into(),
+        status: None,
+        auth: None,
     }
 }
 
@@ -284,6 +290,9 @@ pub struct CaseBuild {
     pub id: String,
     pub status: Status,
     pub history: Vec<Status>,
+    /// The day the server's case.json says the report came (and every
+    /// status changed).
+    pub received_on: String,
     /// What the server's case.json says the reply recipient is.
     pub server_reply_recipient: String,
     pub objects: Vec<Obj>,
@@ -295,6 +304,7 @@ impl CaseBuild {
             id: id.into(),
             status: Status::Received,
             history: vec![Status::Received],
+            received_on: "2026-11-27".into(),
             server_reply_recipient: server_reply_recipient.into(),
             objects,
         }
@@ -309,14 +319,14 @@ impl CaseBuild {
     fn manifest(&self) -> CaseManifest {
         CaseManifest {
             id: self.id.clone(),
-            received_on: "2026-11-27".into(),
+            received_on: self.received_on.clone(),
             status: self.status,
             history: self
                 .history
                 .iter()
                 .map(|s| HistoryEntry {
                     status: *s,
-                    on: "2026-11-27".into(),
+                    on: self.received_on.clone(),
                 })
                 .collect(),
             reply_recipient: self.server_reply_recipient.clone(),
