@@ -11,6 +11,7 @@ use wbs_protocol::message::{
     AttachmentMeta, Details, Document, FollowUp, Report, MAX_DOCUMENT_LEN,
 };
 use wbs_protocol::padding::padme;
+use wbs_protocol::thread::ThreadKey;
 
 use crate::limits::format_bytes;
 use crate::{ClientError, PlannedFile};
@@ -138,17 +139,25 @@ pub(crate) fn check_document_len<D: Document>(what: &str, doc: &D) -> Result<(),
 pub(crate) trait WithAttachments: Document {
     /// Its attachment list.
     fn attachments_mut(&mut self) -> &mut Vec<AttachmentMeta>;
+    /// Sets its authenticator under the case's thread key (PROTOCOL.md
+    /// §4.4), once the attachment list is final. A report has none: it is
+    /// what carries the key.
+    fn authenticate(&mut self, key: &ThreadKey, case: &str);
 }
 
 impl WithAttachments for Report {
     fn attachments_mut(&mut self) -> &mut Vec<AttachmentMeta> {
         &mut self.attachments
     }
+    fn authenticate(&mut self, _key: &ThreadKey, _case: &str) {}
 }
 
 impl WithAttachments for FollowUp {
     fn attachments_mut(&mut self) -> &mut Vec<AttachmentMeta> {
         &mut self.attachments
+    }
+    fn authenticate(&mut self, key: &ThreadKey, case: &str) {
+        self.auth = Some(key.followup_auth(case, self));
     }
 }
 
@@ -303,6 +312,7 @@ mod tests {
             attachments: Vec::new(),
             reply_recipient: c.recipients[0].clone(),
             contact: None,
+            thread_key: None,
         };
         let msg = check_document_len("report", &report)
             .unwrap_err()

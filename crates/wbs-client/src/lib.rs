@@ -49,7 +49,9 @@ pub use desk::{
 };
 pub use error::ClientError;
 pub use limits::PlannedFile;
-pub use reporter::{CaseStatus, Client, ReceivedReply, Submitted, MAX_POW_DIFFICULTY};
+pub use reporter::{
+    CaseStatus, Client, ReceivedReply, ReplyContent, Submitted, MAX_POW_DIFFICULTY,
+};
 pub use transport::{
     is_cleartext_to_internet, parse_proxy, parse_retry_after, parse_server_url, ClientOptions,
     DESK_USER_AGENT, REPORTER_USER_AGENT,

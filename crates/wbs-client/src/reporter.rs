@@ -19,6 +19,7 @@ use wbs_protocol::api::{
     PART_MESSAGE, PART_META, PART_REPORT,
 };
 use wbs_protocol::message::{Document, FollowUp, Reply, Report, FOLLOWUP_FORMAT, REPORT_FORMAT};
+use wbs_protocol::thread::{ThreadKey, Verification};
 use wbs_protocol::{ReceiptCode, Status};
 
 use crate::compose::{
@@ -45,31 +46,73 @@ pub struct Submitted {
     pub received_on: Option<String>,
 }
 
-/// A reply from the inspectorate, decrypted.
+/// A reply from the inspectorate, decrypted and checked against the case's
+/// thread key (PROTOCOL.md §4.4).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ReceivedReply {
-    /// The reply's identifier.
+    /// The reply's identifier (the server's number for it).
     pub id: String,
     /// The day the server received it.
     pub on: String,
-    /// The text, or `None` if it could not be decrypted with this receipt
-    /// code (damaged, or not encrypted to it).
-    pub body: Option<String>,
+    /// What it holds, if it may be shown.
+    pub content: ReplyContent,
+}
+
+/// What a reply holds, as far as the reporter may be shown it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplyContent {
+    /// Its authenticator checks out under the thread key derived from the
+    /// receipt code: the inspectorate wrote it, unchanged.
+    Verified {
+        /// The text (may be empty when the reply only sets a status).
+        body: String,
+        /// The status it sets, if any.
+        status: Option<Status>,
+    },
+    /// It decrypts but does not verify as the inspectorate's: anyone who
+    /// knows the reply recipient (the server, a stolen desk token) could
+    /// have written it. Its text is never shown.
+    Withheld,
+    /// A verified reply whose message id was already shown: a replayed copy.
+    Duplicate,
+    /// It cannot be decrypted with this receipt code (damaged, or not
+    /// encrypted to it).
+    Undecryptable,
 }
 
 /// Where a report stands, with its replies decrypted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CaseStatus {
-    /// Current status.
+    /// Current status, as the server shows it.
     pub status: Status,
     /// The day the report was received.
     pub received_on: String,
-    /// Every status change, oldest first.
+    /// Every status change, oldest first, as the server shows it.
     pub history: Vec<HistoryEntry>,
     /// Replies, oldest first.
     pub replies: Vec<ReceivedReply>,
     /// How many follow-ups the reporter has sent.
     pub followups: u32,
+}
+
+impl CaseStatus {
+    /// Replies whose text was withheld because they did not verify.
+    pub fn withheld(&self) -> usize {
+        self.replies
+            .iter()
+            .filter(|r| r.content == ReplyContent::Withheld)
+            .count()
+    }
+
+    /// Whether `status` was set by a verified reply: the inspectorate's own
+    /// signed word, not only the server's. `received` needs no confirming:
+    /// it is where every case starts.
+    pub fn confirmed(&self, status: Status) -> bool {
+        status == Status::Received
+            || self.replies.iter().any(|r| {
+                matches!(&r.content, ReplyContent::Verified { status: Some(s), .. } if *s == status)
+            })
+    }
 }
 
 /// The blocking HTTP client for API v1, reporter side.
@@ -204,6 +247,7 @@ impl Client {
             details: input.details.clone().filter(|d| !d.is_empty()),
             attachments: placeholder_attachments(&planned),
             reply_recipient: reply_recipient.clone(),
+            thread_key: Some(code.thread_key().to_base64url().to_string()),
             contact: input
                 .contact
                 .as_deref()
@@ -217,6 +261,7 @@ impl Client {
             &input.attachments,
             &recipients,
             &config,
+            None,
         )?;
 
         let mut build = || {
@@ -286,19 +331,25 @@ impl Client {
         }
         let answer: StatusResponse = read_json(sent.success()?)?;
         let identity = code.reply_identity();
+        let thread = code.thread_key();
+        let case = code.reply_recipient().to_string();
+        let mut seen = std::collections::HashSet::new();
         let replies = answer
             .replies
             .into_iter()
             .map(|item| {
-                let body = base64::engine::general_purpose::STANDARD
+                let reply = base64::engine::general_purpose::STANDARD
                     .decode(item.age.trim())
                     .ok()
-                    .and_then(|bytes| Reply::open(&identity, &bytes).ok())
-                    .map(|reply| reply.body);
+                    .and_then(|bytes| Reply::open(&identity, &bytes).ok());
+                let content = match reply {
+                    None => ReplyContent::Undecryptable,
+                    Some(reply) => check_reply(&thread, &case, reply, &mut seen),
+                };
                 ReceivedReply {
                     id: item.id,
                     on: item.on,
-                    body,
+                    content,
                 }
             })
             .collect();
@@ -328,10 +379,14 @@ impl Client {
         check_attachments(&config.limits, recipients.len(), &planned)?;
 
         let lookup = code.lookup_key().to_base64url();
+        // Authenticated in `seal`, once the attachments' digests are known.
         let mut followup = FollowUp {
             format: FOLLOWUP_FORMAT.into(),
+            id: Some(wbs_protocol::thread::new_message_id()),
             body: body.to_string(),
             attachments: placeholder_attachments(&planned),
+            // A stand-in of the right length, for the size checks.
+            auth: Some("A".repeat(43)),
         };
         let sealed = self.seal(
             "follow-up",
@@ -339,6 +394,7 @@ impl Client {
             &input.attachments,
             &recipients,
             &config,
+            Some((&code.thread_key(), &code.reply_recipient().to_string())),
         )?;
 
         let mut build = || {
@@ -378,6 +434,7 @@ impl Client {
         paths: &[PathBuf],
         recipients: &[Recipient],
         config: &ConfigResponse,
+        thread: Option<(&ThreadKey, &str)>,
     ) -> Result<Sealed, ClientError> {
         // Before encrypting large files: is the text itself short enough for
         // the inspectorate's tool to open? (The list holds placeholders.)
@@ -392,6 +449,9 @@ impl Client {
             let (meta, object) = staging.encrypt_attachment(recipients, path)?;
             document.attachments_mut().push(meta);
             staged.push(object);
+        }
+        if let Some((key, case)) = thread {
+            document.authenticate(key, case);
         }
         check_document_len(what, document)?;
         let sealed = document
@@ -459,4 +519,115 @@ fn json_part<T: serde::Serialize>(value: &T) -> Part {
     Part::bytes(serde_json::to_vec(value).expect("meta serializes"))
         .mime_str("application/json")
         .expect("valid media type")
+}
+
+/// Checks a decrypted reply against the case's thread key; a verified
+/// message id is shown once.
+fn check_reply(
+    thread: &ThreadKey,
+    case: &str,
+    reply: Reply,
+    seen: &mut std::collections::HashSet<String>,
+) -> ReplyContent {
+    if thread.verify_reply(case, &reply) != Verification::Verified {
+        return ReplyContent::Withheld;
+    }
+    // A status this client does not know cannot be confirmed, and a reply
+    // naming one is not the inspectorate's tool at work.
+    let status = match reply.status.as_deref() {
+        None => None,
+        Some(s) => match s.parse::<Status>() {
+            Ok(status) => Some(status),
+            Err(_) => return ReplyContent::Withheld,
+        },
+    };
+    let id = reply.id.clone().unwrap_or_default();
+    if !seen.insert(id) {
+        return ReplyContent::Duplicate;
+    }
+    ReplyContent::Verified {
+        body: reply.body,
+        status,
+    }
+}
+
+#[cfg(test)]
+mod thread_tests {
+    use super::*;
+    use std::collections::HashSet;
+    use wbs_protocol::message::REPLY_FORMAT;
+
+    fn new_case() -> (ReceiptCode, ThreadKey, String) {
+        let code = ReceiptCode::generate();
+        let key = code.thread_key();
+        let case = code.reply_recipient().to_string();
+        (code, key, case)
+    }
+
+    #[test]
+    fn only_a_verified_reply_is_shown_and_once() {
+        let (_code, key, case) = new_case();
+        let mut seen = HashSet::new();
+        let genuine =
+            Reply::authenticated(&key, &case, "Terima kasih".into(), Some("in_review".into()));
+        assert_eq!(
+            check_reply(&key, &case, genuine.clone(), &mut seen),
+            ReplyContent::Verified {
+                body: "Terima kasih".into(),
+                status: Some(Status::InReview)
+            }
+        );
+        // The server shows the same verified reply again.
+        assert_eq!(
+            check_reply(&key, &case, genuine, &mut seen),
+            ReplyContent::Duplicate
+        );
+
+        // Encrypted by anyone to the reply recipient: no authenticator.
+        let forged = Reply {
+            format: REPLY_FORMAT.into(),
+            id: None,
+            body: "Sebutkan nama Anda".into(),
+            status: None,
+            auth: None,
+        };
+        assert_eq!(
+            check_reply(&key, &case, forged, &mut seen),
+            ReplyContent::Withheld
+        );
+
+        // Made for another case.
+        let (_, other_key, other_case) = new_case();
+        let elsewhere = Reply::authenticated(&other_key, &other_case, "x".into(), None);
+        assert_eq!(
+            check_reply(&key, &case, elsewhere, &mut seen),
+            ReplyContent::Withheld
+        );
+    }
+
+    #[test]
+    fn statuses_are_confirmed_only_by_verified_replies() {
+        let status = |content| CaseStatus {
+            status: Status::ClosedUnsubstantiated,
+            received_on: "2026-11-30".into(),
+            history: vec![],
+            replies: vec![ReceivedReply {
+                id: "1".into(),
+                on: "2026-11-30".into(),
+                content,
+            }],
+            followups: 0,
+        };
+        let verified = status(ReplyContent::Verified {
+            body: String::new(),
+            status: Some(Status::InReview),
+        });
+        assert!(verified.confirmed(Status::InReview));
+        assert!(!verified.confirmed(Status::ClosedUnsubstantiated));
+        assert!(verified.confirmed(Status::Received));
+        assert_eq!(verified.withheld(), 0);
+        let withheld = status(ReplyContent::Withheld);
+        assert!(!withheld.confirmed(Status::InReview));
+        assert_eq!(withheld.withheld(), 1);
+    }
 }

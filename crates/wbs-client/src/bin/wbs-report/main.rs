@@ -18,10 +18,11 @@ use clap::Parser;
 use wbs_client::limits::format_bytes;
 use wbs_client::terminal::{multi_line, single_line};
 use wbs_client::{
-    is_cleartext_to_internet, CaseStatus, Client, FollowUpInput, Progress, SubmissionInput,
+    is_cleartext_to_internet, CaseStatus, Client, FollowUpInput, Progress, ReplyContent,
+    SubmissionInput,
 };
 use wbs_protocol::message::MAX_DOCUMENT_LEN;
-use wbs_protocol::ReceiptCode;
+use wbs_protocol::{ReceiptCode, Status};
 
 use cli::{Cli, Command, Connection};
 use wbs_client::terminal::Failure;
@@ -163,8 +164,36 @@ fn read_receipt(arg: &str) -> Result<ReceiptCode, Failure> {
 
 fn print_status(status: &CaseStatus) -> io::Result<()> {
     let mut out = io::stdout().lock();
+    let withheld = status.withheld();
+    if withheld > 0 {
+        // First, so it cannot scroll away: a reply that fails verification
+        // may be somebody's attempt to make the reporter reveal themself.
+        writeln!(
+            out,
+            "PERINGATAN / WARNING: {withheld} {} withheld: it could not be verified as the \
+             inspectorate's own (someone else, such as whoever controls the server, may have \
+             written it to trick you). Its text is not shown. The inspectorate never asks for \
+             your identity in an unverified message.",
+            if withheld == 1 {
+                "reply was"
+            } else {
+                "replies were"
+            }
+        )?;
+        writeln!(out)?;
+        eprintln!(
+            "{PROGRAM}: warning: {withheld} {} withheld: not verified as the inspectorate's own",
+            if withheld == 1 { "reply" } else { "replies" }
+        );
+    }
     let s = status.status;
-    writeln!(out, "Status: {} / {} ({s})", s.label_id(), s.label_en())?;
+    writeln!(
+        out,
+        "Status: {} / {} ({s}){}",
+        s.label_id(),
+        s.label_en(),
+        confirmation(status, s)
+    )?;
     writeln!(
         out,
         "Diterima / Received: {}",
@@ -176,32 +205,69 @@ fn print_status(status: &CaseStatus) -> io::Result<()> {
         status.followups
     )?;
     writeln!(out)?;
-    writeln!(out, "Riwayat / History:")?;
+    writeln!(out, "Riwayat / History (as the server shows it):")?;
     for entry in &status.history {
         writeln!(
             out,
-            "  {}  {} / {}",
+            "  {}  {} / {}{}",
             single_line(&entry.on),
             entry.status.label_id(),
-            entry.status.label_en()
+            entry.status.label_en(),
+            confirmation(status, entry.status)
         )?;
     }
     writeln!(out)?;
-    if status.replies.is_empty() {
+    let shown: Vec<_> = status
+        .replies
+        .iter()
+        .filter(|r| r.content != ReplyContent::Duplicate)
+        .collect();
+    if shown.is_empty() {
         writeln!(out, "Balasan / Replies: none yet")?;
     } else {
-        writeln!(out, "Balasan / Replies: {}", status.replies.len())?;
-        for reply in &status.replies {
+        writeln!(out, "Balasan / Replies: {}", shown.len())?;
+        for reply in shown {
             writeln!(out)?;
             writeln!(out, "--- {} ---", single_line(&reply.on))?;
-            match &reply.body {
-                Some(body) => writeln!(out, "{}", multi_line(body.trim_end()))?,
-                None => writeln!(
+            match &reply.content {
+                ReplyContent::Verified { body, status: set } => {
+                    if let Some(set) = set {
+                        writeln!(
+                            out,
+                            "[terverifikasi / verified; status: {} / {}]",
+                            set.label_id(),
+                            set.label_en()
+                        )?;
+                    } else {
+                        writeln!(out, "[terverifikasi / verified]")?;
+                    }
+                    if !body.trim().is_empty() {
+                        writeln!(out, "{}", multi_line(body.trim_end()))?;
+                    }
+                }
+                ReplyContent::Withheld => writeln!(
+                    out,
+                    "(ditahan / withheld: this reply could not be verified as the \
+                     inspectorate's; its text is not shown)"
+                )?,
+                ReplyContent::Undecryptable => writeln!(
                     out,
                     "(this reply cannot be decrypted with this receipt code: it is damaged)"
                 )?,
+                ReplyContent::Duplicate => {}
             }
         }
     }
     out.flush()
+}
+
+/// Whether a status shown by the server was confirmed by a verified reply.
+fn confirmation(status: &CaseStatus, s: Status) -> &'static str {
+    if s == Status::Received {
+        ""
+    } else if status.confirmed(s) {
+        "  [dikonfirmasi inspektorat / confirmed by the inspectorate]"
+    } else {
+        "  [belum dikonfirmasi / not confirmed by a signed reply]"
+    }
 }
