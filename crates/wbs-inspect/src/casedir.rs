@@ -10,7 +10,16 @@
 //! thread/<date>-followup-<NNN>-attachments/<i>-<name>
 //! thread/<date>-reply-<NNN>.md              replies the server exported back
 //! thread/<date>-reply-sent-<item>.md        replies written here with `reply`
+//! unverified/<date>-followup-<NNN>.json / .md   kept apart: failed verification
+//! unverified/<date>-followup-<NNN>-attachments/<i>-<name>
+//! unverified/<date>-reply-<NNN>.json / .md      kept apart: exports never carry replies
 //! ```
+//!
+//! `thread/` holds only what is the reporter's or the inspectorate's own: a
+//! follow-up whose authenticator verifies under the case's thread key (or,
+//! for a report from a client older than authenticated threads, one marked
+//! as unauthenticated). Everything else goes to `unverified/` (PROTOCOL.md
+//! §4.4).
 //!
 //! Thread entries start with the day the server stored them, so a plain
 //! `ls` lists follow-ups and replies in the order they happened.
@@ -38,6 +47,8 @@ pub const REPLY_TO_JSON: &str = "reply-to.json";
 pub const ATTACHMENTS_DIR: &str = "attachments";
 /// Follow-ups and replies.
 pub const THREAD_DIR: &str = "thread";
+/// Objects that failed verification, kept apart from the thread.
+pub const UNVERIFIED_DIR: &str = "unverified";
 
 /// `reply-to.json`: who a reply to this case is encrypted to.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -155,11 +166,38 @@ impl CaseDir {
         self.thread_dir().join(format!("{stem}{suffix}"))
     }
 
+    /// The folder of objects kept apart because they failed verification.
+    pub fn unverified_dir(&self) -> PathBuf {
+        self.root.join(UNVERIFIED_DIR)
+    }
+
+    /// `thread/` for what verified, `unverified/` for what did not.
+    pub fn entry_dir(&self, place: Place) -> PathBuf {
+        match place {
+            Place::Thread => self.thread_dir(),
+            Place::Unverified => self.unverified_dir(),
+        }
+    }
+
+    /// A thread or unverified file: `<folder>/<stem><suffix>`.
+    pub fn entry_file(&self, place: Place, stem: &str, suffix: &str) -> PathBuf {
+        self.entry_dir(place).join(format!("{stem}{suffix}"))
+    }
+
     /// The folder of follow-up attachments.
-    pub fn followup_attachments_dir(&self, followup_stem: &str) -> PathBuf {
-        self.thread_dir()
+    pub fn followup_attachments_dir(&self, place: Place, followup_stem: &str) -> PathBuf {
+        self.entry_dir(place)
             .join(format!("{followup_stem}-attachments"))
     }
+}
+
+/// Where a follow-up or reply is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Place {
+    /// `thread/`: the reporter's or the inspectorate's own.
+    Thread,
+    /// `unverified/`: kept apart, never shown as either party's.
+    Unverified,
 }
 
 /// `<index>-<sanitised name>`: the index keeps names unique and never lets

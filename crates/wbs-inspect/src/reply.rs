@@ -17,9 +17,7 @@ use wbs_protocol::message::{Document, Reply, Report, MAX_DOCUMENT_LEN, REPLY_FOR
 use wbs_protocol::Status;
 use zeroize::Zeroizing;
 
-use crate::casedir::{
-    sent_reply_stem, CaseDir, ReplyTo, CASE_JSON, REPLY_TO_JSON, REPORT_JSON,
-};
+use crate::casedir::{sent_reply_stem, CaseDir, ReplyTo, CASE_JSON, REPLY_TO_JSON, REPORT_JSON};
 use crate::cli::ReplyArgs;
 use crate::error::{Error, Result};
 use crate::fsutil::{read_if_exists, Placed, TempFile};
@@ -47,7 +45,7 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
 
     let mut recipients = vec![reporter];
     recipients.extend(inspectorate.iter().cloned());
-    let reply = authenticated_reply(&case, body.to_string(), args.status)?;
+    let (reply, authenticated) = authenticated_reply(&case, body.to_string(), args.status)?;
     // What the reporter's client decrypts is the padded JSON, which escaping
     // can make much longer than the text: it must fit what they accept.
     let json_len = serde_json::to_vec(&reply).map_or(u64::MAX, |j| j.len() as u64);
@@ -115,6 +113,14 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
     let record_path = case.thread_file(&sent_reply_stem(&today, &item_id), ".md");
     record_tmp.persist_new(&record_path)?;
 
+    if !authenticated {
+        eprintln!(
+            "wbs-inspect: warning: case {}: the report carries no thread key (it was sent by an \
+             older client), so this reply cannot be authenticated; the reporter's current \
+             clients will withhold its text",
+            case.id()
+        );
+    }
     let status = match args.status {
         Some(s) => format!(" and status {s}"),
         None => String::new(),
@@ -138,38 +144,37 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
 /// report from a client older than authenticated threads carries no key:
 /// the reply is then written without an authenticator, and the reporter's
 /// current clients will withhold its text; say so.
-fn authenticated_reply(case: &CaseDir, body: String, status: Option<Status>) -> Result<Reply> {
+fn authenticated_reply(
+    case: &CaseDir,
+    body: String,
+    status: Option<Status>,
+) -> Result<(Reply, bool)> {
     let id = case.id();
-    let bytes = read_if_exists(&case.file(REPORT_JSON), 2 * MAX_DOCUMENT_LEN)?.ok_or_else(|| {
-        Error::Usage(format!(
-            "{} is missing: open the case's report with `wbs-inspect open` first",
-            case.file(REPORT_JSON).display()
-        ))
-    })?;
+    let bytes =
+        read_if_exists(&case.file(REPORT_JSON), 2 * MAX_DOCUMENT_LEN)?.ok_or_else(|| {
+            Error::Usage(format!(
+                "{} is missing: open the case's report with `wbs-inspect open` first",
+                case.file(REPORT_JSON).display()
+            ))
+        })?;
     let report = Report::parse(&bytes)
         .map_err(|_| Error::case(id, format!("{REPORT_JSON} is not a report")))?;
     let status = status.map(|s| s.to_string());
     match report.thread_key() {
-        Some(key) => Ok(Reply::authenticated(
-            &key,
-            &report.reply_recipient,
-            body,
-            status,
+        Some(key) => Ok((
+            Reply::authenticated(&key, &report.reply_recipient, body, status),
+            true,
         )),
-        None => {
-            eprintln!(
-                "wbs-inspect: warning: case {id}: the report carries no thread key (it was sent \
-                 by an older client), so this reply cannot be authenticated; the reporter's \
-                 current clients will withhold its text"
-            );
-            Ok(Reply {
+        None => Ok((
+            Reply {
                 format: REPLY_FORMAT.into(),
                 id: Some(wbs_protocol::thread::new_message_id()),
                 body,
                 status,
                 auth: None,
-            })
-        }
+            },
+            false,
+        )),
     }
 }
 

@@ -125,16 +125,27 @@ fn opens_several_cases_with_attachments_followups_and_replies() {
     assert_eq!(
         run.success(),
         format!(
-            "opened 3 cases (2 reports, 2 follow-ups, 1 reply, 3 attachments verified) into {}\n",
+            "opened 3 cases (2 reports, 1 follow-up, 0 replies, 3 attachments verified) into {}; \
+             2 objects FAILED VERIFICATION and kept apart in <case>/unverified/ (see the warnings)\n",
             out.display()
         )
     );
 
-    // The stderr is only the warning about case B.
+    // The stderr: the reply that came in an export (case A, which exports
+    // never carry), the warning about case B, and case C's follow-up, which
+    // came without its report and so cannot be checked.
     let warnings: Vec<&str> = run.stderr.lines().collect();
-    assert_eq!(warnings.len(), 1, "{}", run.stderr);
-    assert!(warnings[0].starts_with("wbs-inspect: warning: case case-b:"));
-    assert!(warnings[0].contains(&reporter_b));
+    assert_eq!(warnings.len(), 4, "{}", run.stderr);
+    assert!(warnings[0]
+        .starts_with("wbs-inspect: WARNING: case case-a: the bundle carries a reply (1)"));
+    assert!(
+        warnings[1].starts_with("wbs-inspect: warning: case case-a:")
+            && warnings[1].contains("FAILED VERIFICATION")
+    );
+    assert!(warnings[2].starts_with("wbs-inspect: warning: case case-b:"));
+    assert!(warnings[2].contains(&reporter_b));
+    assert!(warnings[3]
+        .starts_with("wbs-inspect: WARNING: case case-c: follow-up 2 FAILED VERIFICATION"));
 
     // Attachments: the exact bytes, truncated from their padding.
     let a = out.join("case-a");
@@ -167,7 +178,8 @@ fn opens_several_cases_with_attachments_followups_and_replies() {
     ] {
         assert!(md.contains(needle), "report.md lacks {needle:?}:\n{md}");
     }
-    assert!(!md.contains("WARNING"));
+    // Only the reply the bundle should not carry is warned about.
+    assert!(md.contains("FAILED VERIFICATION"), "{md}");
 
     // The thread, in order.
     let thread: Vec<String> = fs::read_dir(a.join("thread"))
@@ -182,13 +194,20 @@ fn opens_several_cases_with_attachments_followups_and_replies() {
             "2026-11-28-followup-001-attachments",
             "2026-11-28-followup-001.json",
             "2026-11-28-followup-001.md",
-            "2026-11-29-reply-001.md"
         ]
     );
+    // The report came from a client older than authenticated threads: its
+    // follow-up opens as before, marked as unauthenticated.
     let fu_md = fs::read_to_string(a.join("thread/2026-11-28-followup-001.md")).unwrap();
     assert!(fu_md.contains("Ada bukti tambahan.") && fu_md.contains("scan\\.pdf"));
-    let reply_md = fs::read_to_string(a.join("thread/2026-11-29-reply-001.md")).unwrap();
+    assert!(
+        fu_md.starts_with("# Follow-up 1 (unauthenticated)"),
+        "{fu_md}"
+    );
+    // The reply is kept apart, never titled as ours.
+    let reply_md = fs::read_to_string(a.join("unverified/2026-11-29-reply-001.md")).unwrap();
     assert!(reply_md.contains("Terima kasih, sedang ditelaah."));
+    assert!(reply_md.starts_with("# UNVERIFIED reply 1"), "{reply_md}");
 
     // Reply recipients: the reporter's from inside the report, ours from
     // our identity; the server's list is kept apart, never mixed into ours.
@@ -220,9 +239,11 @@ fn opens_several_cases_with_attachments_followups_and_replies() {
     );
     assert!(md_b.contains("## Attachments\n\nNone."));
 
-    // Case C: a follow-up alone.
+    // Case C: a follow-up alone, which without its report cannot be
+    // verified: kept apart.
     let c = out.join("case-c");
-    assert!(c.join("thread/2026-11-30-followup-002.md").is_file());
+    assert!(c.join("unverified/2026-11-30-followup-002.md").is_file());
+    assert!(!c.join("thread").exists());
     assert!(!c.join("report.md").exists() && !c.join("reply-to.json").exists());
 
     // Private files, and no temporary file left anywhere.
@@ -380,8 +401,8 @@ fn a_reply_written_with_another_key_is_skipped_with_a_warning() {
     );
     assert_eq!(
         run.stderr,
-        "wbs-inspect: warning: case case-1: reply 1 is not encrypted to this identity \
-         (written with another key); skipped\n"
+        "wbs-inspect: WARNING: case case-1: the bundle carries a reply (1), which exports never \
+         do, and it is not encrypted to this identity; skipped\n"
     );
     assert!(!w.out().join("case-1/thread").exists());
 }

@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 use wbs_protocol::bundle::CaseManifest;
 use wbs_protocol::message::{AttachmentMeta, FollowUp, Reply, Report};
 
+use super::visitor::Check;
 use crate::render::{
     block, code_cell, inline, server_date, server_status, size, AS_THE_SERVER_REPORTS,
     METADATA_NOTICE,
@@ -144,16 +145,47 @@ fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[Lo
     let _ = writeln!(md, "{METADATA_NOTICE}");
 }
 
-/// `thread/<date>-followup-<NNN>.md`.
+/// `thread/<date>-followup-<NNN>.md`, or `unverified/…` for one that
+/// failed verification: then it is never titled as the reporter's.
 pub fn followup(
     case_id: &str,
     n: u32,
     on: &str,
     followup: &FollowUp,
     files: &[LocalFile],
+    check: &Check,
 ) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Follow-up {n} from the reporter\n");
+    match check {
+        Check::Verified => {
+            let _ = writeln!(md, "# Follow-up {n} from the reporter\n");
+            let _ = writeln!(
+                md,
+                "_Verified: its authenticator checks out under the thread key inside the \
+                 case's encrypted report, so the reporter wrote it and nobody changed it._\n"
+            );
+        }
+        Check::Unauthenticated => {
+            let _ = writeln!(md, "# Follow-up {n} (unauthenticated)\n");
+            let _ = writeln!(
+                md,
+                "> **⚠ Unauthenticated:** the report was sent by a client older than \
+                 authenticated threads, so nothing shows that the reporter wrote this \
+                 follow-up: anybody who learned the case's lookup key could have sent it.\n"
+            );
+        }
+        Check::Failed(why) => {
+            let _ = writeln!(md, "# UNVERIFIED object {n} — NOT from the reporter\n");
+            let _ = writeln!(
+                md,
+                "> **⚠ FAILED VERIFICATION:** {}. This is not the reporter's follow-up: \
+                 somebody else (whoever controls the server, or learned the case's lookup \
+                 key) made or changed it. It is kept apart from the thread. Do not act on it \
+                 as the reporter's word, and be wary of its attachments.\n",
+                inline(why)
+            );
+        }
+    }
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Case | `{case_id}` |");
     let _ = writeln!(
@@ -168,11 +200,21 @@ pub fn followup(
     md
 }
 
-/// `thread/<date>-reply-<NNN>.md`: a reply of the inspectorate, as the
-/// server exported it back.
+/// `unverified/<date>-reply-<NNN>.md`: a reply that came in an export.
+/// Exports never carry the inspectorate's replies, so whoever put it there
+/// is not the inspectorate's tool; it is shown as such.
 pub fn reply(case_id: &str, n: u32, on: &str, reply: &Reply) -> String {
     let mut md = String::new();
-    let _ = writeln!(md, "# Reply {n} from the inspectorate\n");
+    let _ = writeln!(
+        md,
+        "# UNVERIFIED reply {n} — NOT shown as the inspectorate's\n"
+    );
+    let _ = writeln!(
+        md,
+        "> **⚠ KEPT APART:** export bundles never carry the inspectorate's replies (the \
+         air-gapped machine keeps its own copy of each, in `thread/…-reply-sent-…`). This one \
+         was put into the bundle by somebody else. Do not take it for a reply of ours.\n"
+    );
     let _ = writeln!(md, "| | |\n|---|---|");
     let _ = writeln!(md, "| Case | `{case_id}` |");
     let _ = writeln!(

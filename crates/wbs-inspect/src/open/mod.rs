@@ -38,6 +38,8 @@ pub struct Stats {
     pub attachments: usize,
     /// Evidence files that were already there, identical, from an earlier run.
     pub already_there: usize,
+    /// Follow-ups and replies that failed verification, kept apart.
+    pub unverified: usize,
 }
 
 /// Runs `open` and returns the summary line.
@@ -92,6 +94,15 @@ fn summary(s: &Stats, out: &Path) -> String {
         plural(s.attachments, "attachment", "attachments"),
         out.display()
     );
+    if s.unverified > 0 {
+        let _ = std::fmt::Write::write_fmt(
+            &mut line,
+            format_args!(
+                "; {} FAILED VERIFICATION and kept apart in <case>/unverified/ (see the warnings)",
+                plural(s.unverified, "object", "objects")
+            ),
+        );
+    }
     if s.already_there > 0 {
         let _ = std::fmt::Write::write_fmt(
             &mut line,
@@ -117,6 +128,7 @@ mod tests {
             replies: 0,
             attachments: 5,
             already_there: 0,
+            unverified: 0,
         };
         assert_eq!(
             summary(&s, Path::new("DIR")),

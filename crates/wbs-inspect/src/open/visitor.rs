@@ -17,14 +17,15 @@ use wbs_protocol::bundle::{
 use wbs_protocol::envelope::parse_recipient;
 use wbs_protocol::message::{AttachmentMeta, Document, FollowUp, Reply, Report, MAX_DOCUMENT_LEN};
 use wbs_protocol::parse_sha256_hex;
+use wbs_protocol::thread::{self, Verification};
 
 use super::decrypt::{copy_exact_hashed, decrypt_object, read_document};
 use super::markdown::{self, LocalFile};
 use super::merge::merge;
 use super::Stats;
 use crate::casedir::{
-    attachment_file_name, followup_stem, reply_stem, CaseDir, ReplyTo, ATTACHMENTS_DIR, CASE_JSON,
-    REPLY_TO_JSON, REPORT_JSON, REPORT_MD, THREAD_DIR,
+    attachment_file_name, followup_stem, reply_stem, CaseDir, Place, ReplyTo, ATTACHMENTS_DIR,
+    CASE_JSON, REPLY_TO_JSON, REPORT_JSON, REPORT_MD, THREAD_DIR, UNVERIFIED_DIR,
 };
 use crate::error::{one_line, Error, Result};
 use crate::fsutil::{read_if_exists, Batch, Placed, TempFile};
@@ -61,8 +62,12 @@ struct CaseWork {
     merged: CaseManifest,
     /// The report, from this bundle or from an earlier run.
     report: Option<Report>,
-    /// Follow-ups seen, with their file stem, for their attachments.
-    followups: HashMap<u32, (FollowUp, String)>,
+    /// Follow-ups seen, with their file stem and where they went, for
+    /// their attachments.
+    followups: HashMap<u32, (FollowUp, String, Place)>,
+    /// Stems of the entries kept apart in this run (not yet on disk: the
+    /// batch puts them there).
+    kept_apart: std::collections::BTreeSet<String>,
 }
 
 impl<'a> Opener<'a> {
@@ -145,6 +150,7 @@ impl<'a> Opener<'a> {
             merged,
             report,
             followups: HashMap::new(),
+            kept_apart: Default::default(),
         });
         self.stats.cases += 1;
         Ok(())
@@ -223,6 +229,27 @@ impl<'a> Opener<'a> {
                     work.merged.reply_recipient
                 ));
             }
+        }
+        // A report from a client older than authenticated threads opens as
+        // before; its follow-ups say they are unauthenticated.
+        if report.thread_key.is_some() && report.thread_key().is_none() {
+            warnings.push(
+                "the report's thread key is malformed: no follow-up can be verified as the \
+                 reporter's"
+                    .to_string(),
+            );
+        }
+        let mut kept_apart = entries(&dir.unverified_dir())?;
+        kept_apart.extend(work.kept_apart.iter().cloned());
+        let kept_apart = kept_apart.len();
+        if kept_apart > 0 {
+            warnings.push(format!(
+                "{kept_apart} object(s) of this case FAILED VERIFICATION and are kept apart in \
+                 {UNVERIFIED_DIR}/: they were not written by the reporter (nor are they replies \
+                 of ours). Somebody else, such as whoever controls the server or learned the \
+                 case's lookup key, made or changed them. Do not act on them as the reporter's \
+                 word."
+            ));
         }
         for w in &warnings {
             eprintln!("wbs-inspect: warning: case {}: {}", dir.id(), one_line(w));
@@ -355,31 +382,80 @@ impl CaseWork {
             FollowUp::parse(&plain).map_err(|_| self.invalid(ctx.entry, FollowUp::FORMAT))?;
         let value: Value = serde_json::from_slice(&plain)
             .map_err(|_| self.invalid(ctx.entry, FollowUp::FORMAT))?;
+        let check = self.verify_followup(&followup);
+        let place = match check {
+            Check::Verified | Check::Unauthenticated => Place::Thread,
+            Check::Failed(_) => Place::Unverified,
+        };
         let stem = followup_stem(n, &ctx.entry.on);
+        let folder = match place {
+            Place::Thread => THREAD_DIR,
+            Place::Unverified => UNVERIFIED_DIR,
+        };
         let files: Vec<LocalFile> = (1u32..)
             .zip(&followup.attachments)
             .map(|(i, a)| LocalFile {
                 relative: format!(
-                    "{THREAD_DIR}/{stem}-attachments/{}",
+                    "{folder}/{stem}-attachments/{}",
                     attachment_file_name(i, &a.name)
                 ),
                 present: None,
             })
             .collect();
-        let md = markdown::followup(self.id(), n, &ctx.entry.on, &followup, &files);
+        let md = markdown::followup(self.id(), n, &ctx.entry.on, &followup, &files, &check);
         self.place(
             ctx.batch,
-            &self.dir.thread_file(&stem, ".json"),
+            &self.dir.entry_file(place, &stem, ".json"),
             &json::pretty_sorted(&value),
         )?;
         self.place(
             ctx.batch,
-            &self.dir.thread_file(&stem, ".md"),
+            &self.dir.entry_file(place, &stem, ".md"),
             md.as_bytes(),
         )?;
-        ctx.stats.followups += 1;
-        self.followups.insert(n, (followup, stem));
+        match &check {
+            Check::Failed(why) => {
+                ctx.stats.unverified += 1;
+                self.kept_apart.insert(stem.clone());
+                eprintln!(
+                    "wbs-inspect: WARNING: case {}: follow-up {n} FAILED VERIFICATION ({why}): \
+                     it is NOT the reporter's; kept apart in {}",
+                    self.id(),
+                    self.dir.unverified_dir().display()
+                );
+            }
+            Check::Verified | Check::Unauthenticated => ctx.stats.followups += 1,
+        }
+        self.followups.insert(n, (followup, stem, place));
         Ok(())
+    }
+
+    /// Whether a follow-up is the reporter's: its authenticator against the
+    /// thread key inside the report (PROTOCOL.md §4.4).
+    fn verify_followup(&self, followup: &FollowUp) -> Check {
+        let Some(report) = &self.report else {
+            return Check::Failed(
+                "its report has not been opened, so it cannot be checked; open the bundle \
+                 holding report.age, then this one again"
+                    .into(),
+            );
+        };
+        if report.thread_key.is_none() {
+            return Check::Unauthenticated;
+        }
+        let key = report.thread_key();
+        match thread::verify_followup(key.as_ref(), &report.reply_recipient, followup) {
+            Verification::Verified => Check::Verified,
+            Verification::Unauthenticated => {
+                Check::Failed("the report's thread key is malformed".into())
+            }
+            Verification::Failed if followup.auth.is_none() => Check::Failed(
+                "it carries no authenticator, though the reporter's client makes one".into(),
+            ),
+            Verification::Failed => {
+                Check::Failed("its authenticator does not match the case's thread key".into())
+            }
+        }
     }
 
     fn followup_attachment(
@@ -393,19 +469,19 @@ impl CaseWork {
             let loaded = self.load_followup(ctx.entry, n)?;
             self.followups.insert(n, loaded);
         }
-        let (followup, stem) = &self.followups[&n];
+        let (followup, stem, place) = &self.followups[&n];
         let source = format!("follow-up {n}");
         let meta = attachment_meta(self.id(), &followup.attachments, index, &source)?;
         let dest = self
             .dir
-            .followup_attachments_dir(stem)
+            .followup_attachments_dir(*place, stem)
             .join(attachment_file_name(index, &meta.name));
         self.file(ctx, data, &meta, index, &dest, &source)
     }
 
     /// A follow-up opened in an earlier run, for attachments that came in a
     /// later bundle than the follow-up itself.
-    fn load_followup(&self, entry: &ObjectEntry, n: u32) -> Result<(FollowUp, String)> {
+    fn load_followup(&self, entry: &ObjectEntry, n: u32) -> Result<(FollowUp, String, Place)> {
         let on = self
             .merged
             .objects
@@ -413,7 +489,6 @@ impl CaseWork {
             .find(|o| o.kind == ObjectKind::Followup { n })
             .map_or(entry.on.as_str(), |o| o.on.as_str());
         let stem = followup_stem(n, on);
-        let path = self.dir.thread_file(&stem, ".json");
         let missing = || {
             Error::case(
                 self.id(),
@@ -423,20 +498,28 @@ impl CaseWork {
                 ),
             )
         };
-        let bytes = read_if_exists(&path, 2 * MAX_DOCUMENT_LEN)?.ok_or_else(missing)?;
-        let followup = FollowUp::parse(&bytes).map_err(|_| missing())?;
-        Ok((followup, stem))
+        for place in [Place::Thread, Place::Unverified] {
+            let path = self.dir.entry_file(place, &stem, ".json");
+            if let Some(bytes) = read_if_exists(&path, 2 * MAX_DOCUMENT_LEN)? {
+                let followup = FollowUp::parse(&bytes).map_err(|_| missing())?;
+                return Ok((followup, stem, place));
+            }
+        }
+        Err(missing())
     }
 
+    /// A reply in an export. The reference server never exports the
+    /// inspectorate's replies (the air gap keeps its own copy of each), so
+    /// one that comes in a bundle was put there by somebody else: it is kept
+    /// apart, whatever its authenticator says, and never shown as ours.
     fn reply(&mut self, ctx: Ctx<'_, '_>, data: &mut dyn Read, n: u32) -> Result<()> {
         let plain = match self.document(&ctx, data) {
             Ok(plain) => plain,
-            // A colleague on another air-gapped machine encrypts replies to
-            // their own keys: not being able to read theirs is no failure.
             Err(Error::NotRecipient { .. }) => {
+                ctx.stats.unverified += 1;
                 eprintln!(
-                    "wbs-inspect: warning: case {}: reply {n} is not encrypted to this identity \
-                     (written with another key); skipped",
+                    "wbs-inspect: WARNING: case {}: the bundle carries a reply ({n}), which \
+                     exports never do, and it is not encrypted to this identity; skipped",
                     self.id()
                 );
                 return Ok(());
@@ -444,14 +527,28 @@ impl CaseWork {
             Err(e) => return Err(e),
         };
         let reply = Reply::parse(&plain).map_err(|_| self.invalid(ctx.entry, Reply::FORMAT))?;
+        let value: Value =
+            serde_json::from_slice(&plain).map_err(|_| self.invalid(ctx.entry, Reply::FORMAT))?;
         let md = markdown::reply(self.id(), n, &ctx.entry.on, &reply);
         let stem = reply_stem(n, &ctx.entry.on);
         self.place(
             ctx.batch,
-            &self.dir.thread_file(&stem, ".md"),
+            &self.dir.entry_file(Place::Unverified, &stem, ".json"),
+            &json::pretty_sorted(&value),
+        )?;
+        self.place(
+            ctx.batch,
+            &self.dir.entry_file(Place::Unverified, &stem, ".md"),
             md.as_bytes(),
         )?;
-        ctx.stats.replies += 1;
+        ctx.stats.unverified += 1;
+        self.kept_apart.insert(stem);
+        eprintln!(
+            "wbs-inspect: WARNING: case {}: the bundle carries a reply ({n}), which exports \
+             never do: it is NOT shown as the inspectorate's; kept apart in {}",
+            self.id(),
+            self.dir.unverified_dir().display()
+        );
         Ok(())
     }
 
@@ -500,6 +597,31 @@ impl CaseWork {
         }
         ctx.stats.attachments += 1;
         Ok(())
+    }
+}
+
+/// What the check of a follow-up found.
+pub enum Check {
+    /// Its authenticator verifies: the reporter's own.
+    Verified,
+    /// Its report predates authenticated threads: nothing can be said.
+    Unauthenticated,
+    /// It failed, for the reason given: kept apart.
+    Failed(String),
+}
+
+/// The stems of the `.md` entries in a folder (none if there is no folder).
+fn entries(dir: &Path) -> Result<std::collections::BTreeSet<String>> {
+    match std::fs::read_dir(dir) {
+        Ok(list) => Ok(list
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                name.strip_suffix(".md").map(str::to_string)
+            })
+            .collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(Error::read(dir, e)),
     }
 }
 
