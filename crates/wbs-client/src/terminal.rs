@@ -3,8 +3,12 @@
 //!
 //! Server error messages, case identifiers and decrypted replies are not
 //! written by the person at the terminal. Control characters in them could
-//! move the cursor, rewrite earlier lines or change the terminal's title, so
-//! they are replaced before anything is printed.
+//! move the cursor, rewrite earlier lines, change the terminal's title or
+//! write the clipboard (OSC 52), and bidi controls could make them read
+//! as something else, so they are replaced before anything is printed. The
+//! rule is `wbs_protocol::text`, shared with wbs-inspect; [`single_line`]
+//! and [`multi_line`] are the only ways this crate's commands print text
+//! from elsewhere.
 
 /// What a command line prints when clap refuses its arguments: `--help` and
 /// `--version` are printed as usual (exit 0); anything else becomes one line
@@ -32,17 +36,14 @@ pub fn clap_error_line(err: &clap::Error) -> String {
     format!("{} (see --help)", single_line(first))
 }
 
-/// One line: every control character (newlines included) becomes a space,
-/// runs of white space shrink to one, and the ends are trimmed.
+/// One line: line breaks and tabs become spaces, every other character a
+/// terminal could act on U+FFFD (`wbs_protocol::text::terminal_line`), runs
+/// of white space shrink to one, and the ends are trimmed.
 pub fn single_line(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     let mut last_space = true;
-    for c in s.chars() {
-        let c = if c.is_control() || c.is_whitespace() {
-            ' '
-        } else {
-            c
-        };
+    for c in wbs_protocol::text::terminal_line(s).chars() {
+        let c = if c.is_whitespace() { ' ' } else { c };
         if c == ' ' {
             if !last_space {
                 out.push(' ');
@@ -58,16 +59,10 @@ pub fn single_line(s: &str) -> String {
 }
 
 /// Several lines: newlines and tabs stay, `\r\n` becomes `\n`, every other
-/// control character becomes U+FFFD so that its presence stays visible.
+/// character a terminal could act on becomes U+FFFD so that its presence
+/// stays visible (`wbs_protocol::text::terminal_text`).
 pub fn multi_line(s: &str) -> String {
-    s.replace("\r\n", "\n")
-        .chars()
-        .map(|c| match c {
-            '\n' | '\t' => c,
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
+    wbs_protocol::text::terminal_text(s)
 }
 
 /// Why a command failed.
@@ -116,9 +111,35 @@ mod tests {
     fn single_line_removes_escapes_and_newlines() {
         assert_eq!(
             single_line("  bad\x1b[2Jthing\r\nnext\tline  "),
-            "bad [2Jthing next line"
+            "bad\u{FFFD}[2Jthing next line"
         );
         assert_eq!(single_line(""), "");
+    }
+
+    /// What a hostile server or bundle would send: OSC 52 (clipboard), CSI,
+    /// their one-byte C1 forms, and a bidi override.
+    const HOSTILE: &str = "id\u{1b}]52;c;cm0gLXJmIH4K\u{7} \u{1b}[2J\u{9b}1A\u{9d}0;t\u{9c} \
+                           invoice\u{202e}fdp.exe \u{2067}x\u{2069}\u{2028}y";
+
+    fn terminal_acts_on(s: &str) -> Vec<char> {
+        s.chars()
+            .filter(|&c| {
+                (c.is_control() && c != '\n' && c != '\t')
+                    || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+                    || matches!(c, '\u{2028}' | '\u{2029}')
+            })
+            .collect()
+    }
+
+    #[test]
+    fn no_escape_sequence_or_bidi_control_reaches_the_terminal() {
+        assert_eq!(terminal_acts_on(&single_line(HOSTILE)), Vec::<char>::new());
+        assert_eq!(terminal_acts_on(&multi_line(HOSTILE)), Vec::<char>::new());
+        assert_eq!(
+            single_line("invoice\u{202e}fdp.exe"),
+            "invoice\u{FFFD}fdp.exe"
+        );
+        assert_eq!(multi_line("a\u{9b}2Jb\nc"), "a\u{FFFD}2Jb\nc");
     }
 
     #[test]

@@ -168,15 +168,15 @@ impl Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Makes any message safe to print as one terminal line: newlines become
-/// spaces and other control characters are escaped.
+/// spaces, and every other character a terminal could act on (controls, C1
+/// controls such as U+009B, bidi controls: `wbs_protocol::text`) is shown
+/// escaped, `\u{1b}`.
 pub fn one_line(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     for c in message.chars() {
         match c {
             '\n' | '\r' | '\t' => out.push(' '),
-            c if c.is_control() || crate::render::is_bidi_control(c) => {
-                out.extend(c.escape_unicode())
-            }
+            c if wbs_protocol::text::is_unsafe_char(c) => out.extend(c.escape_unicode()),
             c => out.push(c),
         }
     }
@@ -192,5 +192,10 @@ mod tests {
         assert_eq!(one_line("a\nb"), "a b");
         assert_eq!(one_line("x\u{1b}[31m"), "x\\u{1b}[31m");
         assert_eq!(one_line("e\u{202e}xe"), "e\\u{202e}xe");
+        // OSC 52 (clipboard), its C1 form, and a line separator.
+        assert_eq!(
+            one_line("\u{1b}]52;c;eA==\u{7}\u{9d}52;c\u{2028}"),
+            "\\u{1b}]52;c;eA==\\u{7}\\u{9d}52;c\\u{2028}"
+        );
     }
 }

@@ -46,7 +46,8 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(line) => {
             // A closed pipe (`wbs-inspect open … | head`) is not a failure.
-            let _ = writeln!(std::io::stdout(), "{line}");
+            // The line names folders and files, which may hold anything.
+            let _ = writeln!(std::io::stdout(), "{}", one_line(&line));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -29,11 +29,9 @@
 
 use std::fmt::Write as _;
 
-/// Whether `c` is a Unicode bidirectional control, which can make text
-/// display in another order than it is stored.
-pub fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
+/// The same rule as for terminals: markdown files are read with `cat` too.
+pub use wbs_protocol::text::is_bidi_control;
+use wbs_protocol::text::is_unsafe_char;
 
 /// Replaces control characters (but newlines and tabs when `keep_newlines`)
 /// and bidi controls with U+FFFD. Without `keep_newlines`, line breaks of
@@ -44,7 +42,7 @@ fn neutralize(s: &str, keep_newlines: bool) -> String {
             '\n' | '\t' if keep_newlines => c,
             '\r' if keep_newlines => '\u{fffd}',
             '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => ' ',
-            c if c.is_control() || is_bidi_control(c) => '\u{fffd}',
+            c if is_unsafe_char(c) => '\u{fffd}',
             c => c,
         })
         .collect()

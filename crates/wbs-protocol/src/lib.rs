@@ -11,6 +11,7 @@
 //! - [`pow`]: the proof-of-work puzzle that clients solve.
 //! - [`thread`]: the thread key and the authenticators of follow-ups and replies.
 //! - [`bundle`]: export bundles (server → air gap) and reply bundles (air gap → server).
+//! - [`text`]: text from elsewhere made safe to show on a terminal.
 //!
 //! This crate must stay pure: functions over bytes and over `Read`/`Write`.
 //! It never opens a socket, never starts an async runtime and never touches
@@ -30,6 +31,7 @@ pub mod pow;
 pub mod receipt;
 pub mod status;
 pub mod thread;
+pub mod text;
 
 pub use envelope::{DecryptError, EncryptError};
 pub use receipt::{LookupKey, ReceiptCode, ReceiptError};
