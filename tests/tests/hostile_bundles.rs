@@ -383,17 +383,20 @@ fn cases() -> Vec<Case> {
             import(f, &bundle(vec![(item(f, "n1"), Some(plain))]))
         })
         .mentioning("not an age v1 file"),
-        Case::new("bundle_reply_without_the_reporter", invalid, |f| {
-            // Sealed to the inspectorate only: the reporter could not read it.
+        Case::new("bundle_reply_to_a_single_recipient", invalid, |f| {
+            // One stanza: not the reporter and an inspectorate key. (Two
+            // inspectorate keys without the reporter have as many stanzas
+            // as the reporter and one key: the server cannot tell them
+            // apart, PROTOCOL.md §5.)
             let r = wbs_protocol::message::Reply {
                 format: REPLY_FORMAT.into(),
                 body: "x".into(),
             }
-            .seal(&f.recipients)
+            .seal(&f.recipients[..1])
             .unwrap();
             import(f, &bundle(vec![(item(f, "n2"), Some(r))]))
         })
-        .mentioning("2 recipients, 3 expected"),
+        .mentioning("1 recipients, 2 to 3 expected"),
         Case::new("bundle_reply_with_an_extra_recipient", invalid, |f| {
             let mut r = vec![f.seed.reply_recipient()];
             r.extend(f.recipients.iter().cloned());
@@ -406,7 +409,7 @@ fn cases() -> Vec<Case> {
             .unwrap();
             import(f, &bundle(vec![(item(f, "n3"), Some(reply))]))
         })
-        .mentioning("4 recipients, 3 expected"),
+        .mentioning("4 recipients, 2 to 3 expected"),
         Case::new("bundle_reply_passphrase_encrypted", invalid, |f| {
             let mut o = b"age-encryption.org/v1\n-> scrypt c2FsdHNhbHRzYWx0c2FsdA 18\n".to_vec();
             o.extend_from_slice(b"AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI\n--- ");

@@ -3,11 +3,11 @@
 //!
 //! The server cannot decrypt anything, but it can refuse what is certainly
 //! not a WBS object: it must be an age v1 file (<https://age-encryption.org/v1>)
-//! whose header holds exactly as many `X25519` stanzas as the object needs
-//! recipients, possibly one `*-grease` stanza (the Rust age library adds one
-//! to keep parsers honest), and nothing else — no passphrase (`scrypt`)
-//! stanza, no plugin or SSH stanza. The payload length must be one an age
-//! STREAM can have, which catches most truncated uploads.
+//! whose header holds as many `X25519` stanzas as the object may have
+//! recipients ([`Stanzas`]), possibly one `*-grease` stanza (the Rust age
+//! library adds one to keep parsers honest), and nothing else — no
+//! passphrase (`scrypt`) stanza, no plugin or SSH stanza. The payload length
+//! must be one an age STREAM can have, which catches most truncated uploads.
 
 use base64::Engine;
 
@@ -45,9 +45,80 @@ pub enum HeaderError {
         /// X25519 stanzas found.
         found: usize,
     },
+    /// The number of X25519 recipients is outside the accepted range.
+    #[error("age file is encrypted to {found} recipients, {min} to {max} expected")]
+    RecipientRange {
+        /// Fewest X25519 stanzas accepted.
+        min: usize,
+        /// Most X25519 stanzas accepted.
+        max: usize,
+        /// X25519 stanzas found.
+        found: usize,
+    },
     /// The payload cannot be an age STREAM of this length (truncated?).
     #[error("age payload is truncated or malformed")]
     Payload,
+}
+
+/// How many X25519 stanzas an object may have: `min` to `max`, both
+/// included. A bare number (`From<usize>`) means exactly that many.
+///
+/// X25519 stanzas are anonymous: nothing in one says which recipient it is
+/// for, so this is a count and only a count (PROTOCOL.md §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stanzas {
+    /// Fewest accepted.
+    pub min: usize,
+    /// Most accepted.
+    pub max: usize,
+}
+
+impl Stanzas {
+    /// Exactly `n` stanzas: reports, attachments and follow-ups, which go to
+    /// every inspectorate recipient.
+    pub const fn exactly(n: usize) -> Self {
+        Stanzas { min: n, max: n }
+    }
+
+    /// A reply, with `inspectorate` recipients configured: the reporter
+    /// plus at least one and at most all of the inspectorate's keys, so
+    /// from 2 to `inspectorate + 1` stanzas.
+    pub const fn reply(inspectorate: usize) -> Self {
+        Stanzas {
+            min: 2,
+            max: inspectorate + 1,
+        }
+    }
+
+    fn refuse(self, found: usize) -> HeaderError {
+        if self.min == self.max {
+            HeaderError::RecipientCount {
+                expected: self.min,
+                found,
+            }
+        } else {
+            HeaderError::RecipientRange {
+                min: self.min,
+                max: self.max,
+                found,
+            }
+        }
+    }
+}
+
+impl From<usize> for Stanzas {
+    fn from(n: usize) -> Self {
+        Stanzas::exactly(n)
+    }
+}
+
+/// A complete, acceptable header, as found by [`scan_header`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderInfo {
+    /// Length of the header, MAC line included.
+    pub header_len: usize,
+    /// X25519 stanzas in it.
+    pub x25519: usize,
 }
 
 /// Result of feeding a prefix of an object to [`check_header`].
@@ -75,15 +146,29 @@ fn is_arg_char(b: u8) -> bool {
 
 /// Checks the header at the start of `prefix`, which may be a partial upload.
 ///
-/// `expected_x25519` is the number of X25519 stanzas the object must have.
-pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck, HeaderError> {
+/// `expected` is the number of X25519 stanzas the object must have (a
+/// number, or a range as [`Stanzas`]).
+pub fn check_header(
+    prefix: &[u8],
+    expected: impl Into<Stanzas>,
+) -> Result<HeaderCheck, HeaderError> {
+    Ok(match scan_header(prefix, expected.into())? {
+        Some(HeaderInfo { header_len, .. }) => HeaderCheck::Complete { header_len },
+        None => HeaderCheck::NeedMore,
+    })
+}
+
+/// [`check_header`], which also tells how many X25519 stanzas a complete
+/// header has: `Ok(None)` when the prefix ends inside the header and
+/// nothing wrong was found yet.
+pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>, HeaderError> {
     // The version line.
     let n = prefix.len().min(VERSION_LINE.len());
     if prefix[..n] != VERSION_LINE[..n] {
         return Err(HeaderError::NotAge);
     }
     if prefix.len() < VERSION_LINE.len() {
-        return Ok(HeaderCheck::NeedMore);
+        return Ok(None);
     }
     let mut pos = VERSION_LINE.len();
     let mut x25519 = 0usize;
@@ -93,7 +178,7 @@ pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck
             return Err(HeaderError::TooLarge);
         }
         let Some(line_end) = find_newline(prefix, pos)? else {
-            return Ok(HeaderCheck::NeedMore);
+            return Ok(None);
         };
         let line = &prefix[pos..line_end];
         if let Some(mac) = line.strip_prefix(b"--- ") {
@@ -101,16 +186,13 @@ pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck
                 Some(m) if m.len() == 32 => {}
                 _ => return Err(HeaderError::Malformed("bad header MAC")),
             }
-            if x25519 != expected_x25519 {
-                return Err(HeaderError::RecipientCount {
-                    expected: expected_x25519,
-                    found: x25519,
-                });
+            if !(allowed.min..=allowed.max).contains(&x25519) {
+                return Err(allowed.refuse(x25519));
             }
-            let _ = grease;
-            return Ok(HeaderCheck::Complete {
+            return Ok(Some(HeaderInfo {
                 header_len: line_end + 1,
-            });
+                x25519,
+            }));
         }
         let Some(stanza) = line.strip_prefix(b"-> ") else {
             return Err(HeaderError::Malformed("expected a stanza or the MAC line"));
@@ -145,7 +227,7 @@ pub fn check_header(prefix: &[u8], expected_x25519: usize) -> Result<HeaderCheck
                 return Err(HeaderError::TooLarge);
             }
             let Some(end) = find_newline(prefix, pos)? else {
-                return Ok(HeaderCheck::NeedMore);
+                return Ok(None);
             };
             let body_line = &prefix[pos..end];
             if body_line.len() > 64 {
@@ -201,8 +283,8 @@ pub fn payload_len_is_valid(payload_len: u64) -> bool {
 }
 
 /// Checks a whole object held in memory: header and payload length.
-pub fn check_object(object: &[u8], expected_x25519: usize) -> Result<usize, HeaderError> {
-    match check_header(object, expected_x25519)? {
+pub fn check_object(object: &[u8], expected: impl Into<Stanzas>) -> Result<usize, HeaderError> {
+    match check_header(object, expected)? {
         HeaderCheck::Complete { header_len } => {
             if payload_len_is_valid((object.len() - header_len) as u64) {
                 Ok(header_len)
@@ -244,6 +326,31 @@ mod tests {
                 found: 2
             })
         );
+    }
+
+    #[test]
+    fn replies_go_to_the_reporter_and_a_non_empty_subset_of_the_keys() {
+        // Two inspectorate keys configured: 2 or 3 stanzas.
+        let reply = Stanzas::reply(2);
+        for n in [2, 3] {
+            let ct = encrypt_document(&recipients(n), b"x").unwrap();
+            check_object(&ct, reply).unwrap();
+            let Ok(Some(info)) = scan_header(&ct, reply) else {
+                panic!("{n} stanzas refused")
+            };
+            assert_eq!(info.x25519, n);
+        }
+        for n in [1, 4] {
+            let ct = encrypt_document(&recipients(n), b"x").unwrap();
+            assert_eq!(
+                check_object(&ct, reply),
+                Err(HeaderError::RecipientRange {
+                    min: 2,
+                    max: 3,
+                    found: n
+                })
+            );
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use wbs_protocol::bundle::{
     is_valid_id, read_replies, CaseManifest, ExportManifest, ExportWriter, Limits, ManifestCase,
     ObjectEntry, ObjectKind, EXPORT_FORMAT,
 };
+use wbs_protocol::header::{scan_header, Stanzas, MAX_HEADER_LEN};
 use wbs_store::{CaseRecord, ImportItem, ObjectRecord, Store};
 
 use super::ApiJson;
@@ -368,6 +369,79 @@ pub async fn get_export(
     Ok(resp)
 }
 
+/// The start of a reply read ahead of the streaming check, then the rest.
+struct Replay<'a> {
+    head: std::io::Cursor<Vec<u8>>,
+    /// A read error met while reading ahead, given back after the head.
+    error: Option<std::io::Error>,
+    rest: &'a mut dyn Read,
+}
+
+impl Read for Replay<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.head.read(buf)?;
+        if n > 0 {
+            return Ok(n);
+        }
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        self.rest.read(buf)
+    }
+}
+
+/// Reads a reply's age header and checks its X25519 stanza count is in
+/// `allowed`. Gives back a reader of the whole reply and the count found,
+/// which [`receive_reader`] then checks exactly along with everything else.
+/// A reply that ends or fails to read inside its header is left to
+/// [`receive_reader`], which refuses it with its usual message.
+fn read_reply_header<'a>(
+    data: &'a mut dyn Read,
+    allowed: Stanzas,
+    part: &str,
+) -> Result<(Replay<'a>, usize), ApiError> {
+    let mut head = Vec::new();
+    let mut buf = [0u8; 4096];
+    let mut error = None;
+    let found = loop {
+        match scan_header(&head, allowed) {
+            Ok(Some(info)) => break info.x25519,
+            Ok(None) => {}
+            Err(e) => {
+                return Err(ApiError::unprocessable(
+                    "invalid_object",
+                    format!("{part}: {e}"),
+                ))
+            }
+        }
+        // scan_header answers for certain once it holds more than
+        // MAX_HEADER_LEN bytes; the bound is only a guard.
+        let room = (MAX_HEADER_LEN + 1)
+            .saturating_sub(head.len())
+            .min(buf.len());
+        if room == 0 {
+            break allowed.max;
+        }
+        match data.read(&mut buf[..room]) {
+            Ok(0) => break allowed.max,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                error = Some(e);
+                break allowed.max;
+            }
+        }
+    };
+    Ok((
+        Replay {
+            head: std::io::Cursor::new(head),
+            error,
+            rest: data,
+        },
+        found,
+    ))
+}
+
 /// `POST /api/v1/desk/import`: a reply bundle, applied all or nothing.
 pub async fn post_import(
     State(app): State<SharedState>,
@@ -381,8 +455,12 @@ pub async fn post_import(
             ApiError::bad_request("bad_body", e.body_text())
         }
     })?;
+    // A reply goes to the reporter and to some or all of the inspectorate's
+    // keys (PROTOCOL.md §5): its stanza count is checked against that range
+    // first, then streamed under the exact count it declared.
+    let allowed = Stanzas::reply(app.recipients.len());
     let rules = ObjectRules {
-        recipients: app.recipients.len() + 1,
+        recipients: allowed.max,
         max_bytes: Limits::REPLIES.max_entry_bytes,
         idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
     };
@@ -411,8 +489,16 @@ pub async fn post_import(
                         Ok(())
                     },
                     |item, data| {
-                        let blob = receive_reader(s, data, rules, &item.reply_path())
-                            .map_err(|e| wbs_protocol::bundle::BundleError::Visitor(e.message))?;
+                        let part = item.reply_path();
+                        let visitor =
+                            |e: ApiError| wbs_protocol::bundle::BundleError::Visitor(e.message);
+                        let (mut data, found) =
+                            read_reply_header(data, allowed, &part).map_err(visitor)?;
+                        let rules = ObjectRules {
+                            recipients: found,
+                            ..rules
+                        };
+                        let blob = receive_reader(s, &mut data, rules, &part).map_err(visitor)?;
                         staged.push((item.id.clone(), blob));
                         Ok(())
                     },
