@@ -175,7 +175,7 @@ pub fn followup(
             );
         }
         Check::Failed(why) => {
-            let _ = writeln!(md, "# UNVERIFIED object {n} — NOT from the reporter\n");
+            let _ = writeln!(md, "# UNVERIFIED object {n}: NOT the reporter's\n");
             let _ = writeln!(
                 md,
                 "> **⚠ FAILED VERIFICATION:** {}. This is not the reporter's follow-up: \
