@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { randomBytes, createHash } from "node:crypto";
 import { Encrypter, Decrypter, generateX25519Identity, identityToRecipient } from "age-encryption";
 import { powCheck } from "../src/lib/pow.js";
+import { replyAuth } from "../src/lib/thread.js";
 
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "crates", "wbs-server", "assets");
 const TYPES = {
@@ -174,7 +175,7 @@ export async function startMockServer({ port = 8080, difficulty = 12, limits = {
       checkPow(meta.pow);
       if (cases.has(meta.lookup)) throw Object.assign(new Error("exists"), { status: 409, code: "conflict" });
       const report = await openJson(parts[1].data, "wbs-report/1");
-      strictKeys(report, ["format", "category", "title", "body", "details", "attachments", "reply_recipient", "contact"]);
+      strictKeys(report, ["format", "category", "title", "body", "details", "attachments", "reply_recipient", "contact", "thread_key"]);
       if (report.reply_recipient !== meta.reply_recipient) throw Object.assign(new Error("recipient mismatch"), { status: 422 });
       const attachments = await openAttachments(report.attachments, parts.slice(2));
       const received_on = today();
@@ -214,7 +215,7 @@ export async function startMockServer({ port = 8080, difficulty = 12, limits = {
       const c = cases.get(meta.lookup);
       if (!c) throw Object.assign(new Error("not found"), { status: 404, code: "not_found" });
       const doc = await openJson(parts[1].data, "wbs-followup/1");
-      strictKeys(doc, ["format", "body", "attachments"]);
+      strictKeys(doc, ["format", "id", "body", "attachments", "auth"]);
       const attachments = await openAttachments(doc.attachments, parts.slice(2));
       c.followups.push({ doc, attachments });
       return [201, { received_on: today() }];
@@ -228,7 +229,12 @@ export async function startMockServer({ port = 8080, difficulty = 12, limits = {
         const e = new Encrypter();
         e.addRecipient(c.reply_recipient);
         for (const r of recipients) e.addRecipient(r);
-        const json = JSON.stringify({ format: "wbs-reply/1", body: q.body });
+        // Authenticated as the inspectorate does (PROTOCOL.md §4.4) with the
+        // thread key from the report, unless the hook is asked to forge.
+        const reply = { format: "wbs-reply/1", id: randomBytes(16).toString("base64url"), body: q.body };
+        if (q.status) reply.status = q.status;
+        if (!q.forge && c.report.thread_key) reply.auth = replyAuth(Buffer.from(c.report.thread_key, "base64url"), c.reply_recipient, reply);
+        const json = JSON.stringify(reply);
         const padded = json + " ".repeat(padme(Buffer.byteLength(json)) - Buffer.byteLength(json));
         const file = await e.encrypt(padded);
         c.replies.push({ id: randomBytes(8).toString("hex"), on: today(), age: Buffer.from(file).toString("base64") });

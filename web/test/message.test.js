@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { buildReport, buildFollowup, encodePadded, parseReply } from "../src/lib/message.js";
+import { buildReport, buildFollowup, encodePadded } from "../src/lib/message.js";
 import { padme } from "../src/lib/padme.js";
 
 const base = { category: "korupsi", title: "  Judul  ", body: "Isi laporan\nbaris dua", replyRecipient: "age1xyz" };
@@ -53,9 +53,13 @@ test("documents are padded with spaces to their PADMÉ length and still parse", 
   }
 });
 
-test("replies: the body of wbs-reply/1, trailing padding allowed, anything else refused", () => {
-  assert.equal(parseReply('{"format":"wbs-reply/1","body":"Halo"}      '), "Halo");
-  assert.throws(() => parseReply('{"format":"wbs-report/1","body":"x"}'));
-  assert.throws(() => parseReply('{"format":"wbs-reply/1"}'));
-  assert.throws(() => parseReply("not json"));
+test("the report carries the thread key last, when given", () => {
+  const r = buildReport({ ...base, threadKey: "k".repeat(43) });
+  assert.deepEqual(Object.keys(r), ["format", "category", "title", "body", "attachments", "reply_recipient", "contact", "thread_key"]);
+  assert.equal(r.thread_key, "k".repeat(43));
+});
+
+test("a follow-up keeps Rust's field order: format, id, body, attachments, auth", () => {
+  assert.deepEqual(Object.keys(buildFollowup({ body: "x" })), ["format", "body", "attachments"]);
+  assert.deepEqual(Object.keys(buildFollowup({ id: "i", body: "x", auth: "a" })), ["format", "id", "body", "attachments", "auth"]);
 });

@@ -5,7 +5,8 @@ import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseReceipt, formatReceipt, lookupKey, replyIdentity, ReceiptError } from "../src/lib/receipt.js";
+import { parseReceipt, formatReceipt, lookupKey, replyIdentity, threadKey, ReceiptError } from "../src/lib/receipt.js";
+import { threadKeyWire, followupAuth, replyAuth, verifyReply, sortReplies } from "../src/lib/thread.js";
 import { recipientOf } from "../src/lib/envelope.js";
 import { padme } from "../src/lib/padme.js";
 import { powCheck } from "../src/lib/pow.js";
@@ -66,5 +67,29 @@ test("padme: padded lengths", () => {
 test("pow: valid and invalid solutions", () => {
   for (const p of section("pow")) {
     assert.equal(powCheck(p.challenge, BigInt(p.nonce), Number(p.difficulty)), p.valid, JSON.stringify(p));
+  }
+});
+
+test("thread: key, follow-up and reply authenticators; altered replies fail", async () => {
+  for (const c of section("thread")) {
+    const canonical = parseReceipt(c.canonical);
+    const key = threadKey(canonical);
+    assert.equal(threadKeyWire(key), c.thread_key, `thread key of ${c.canonical}`);
+    assert.equal(await recipientOf(replyIdentity(canonical)), c.case, `case of ${c.canonical}`);
+    assert.equal(followupAuth(key, c.case, c.followup), c.followup.auth, "follow-up authenticator");
+    assert.ok(c.replies.length > 0 && c.fail_replies.length > 0);
+    for (const r of c.replies) {
+      assert.equal(replyAuth(key, c.case, r), r.auth, `reply ${r.id}`);
+      assert.equal(verifyReply(key, c.case, r), true, `reply ${r.id} verifies`);
+    }
+    for (const r of c.fail_replies) assert.equal(verifyReply(key, c.case, r), false, `altered reply ${r.id} must fail`);
+    // Through the status page's sorting: only the genuine replies are shown.
+    const items = [...c.replies, ...c.fail_replies].map((r) => ({ on: "2025-01-01", text: JSON.stringify(r) }));
+    const view = sortReplies(key, c.case, items);
+    assert.deepEqual(
+      view.shown.map((r) => r.body),
+      c.replies.map((r) => r.body),
+    );
+    assert.equal(view.withheld, c.fail_replies.length);
   }
 });

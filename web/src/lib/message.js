@@ -16,9 +16,11 @@ export const MAX_DOCUMENT_LEN = 4 * 1024 * 1024;
 
 /**
  * The report document. Empty 5W1H subfields are left out, and `details` is
- * left out when all are empty; `contact` is null unless given.
+ * left out when all are empty; `contact` is null unless given. `threadKey`
+ * is the case's thread key in its wire form (base64url, docs/PROTOCOL.md
+ * §4.4): the only way it reaches the inspectorate.
  */
-export function buildReport({ category, title, body, details = {}, attachments = [], replyRecipient, contact }) {
+export function buildReport({ category, title, body, details = {}, attachments = [], replyRecipient, contact, threadKey }) {
   const report = {
     format: REPORT_FORMAT,
     category,
@@ -35,12 +37,21 @@ export function buildReport({ category, title, body, details = {}, attachments =
   report.reply_recipient = replyRecipient;
   const c = (contact ?? "").trim();
   report.contact = c ? c : null;
+  if (threadKey) report.thread_key = threadKey;
   return report;
 }
 
-/** The follow-up document. */
-export function buildFollowup({ body, attachments = [] }) {
-  return { format: FOLLOWUP_FORMAT, body, attachments: attachments.map(attachmentMeta) };
+/**
+ * The follow-up document; `id` and `auth` (docs/PROTOCOL.md §4.4) are left
+ * out when not given. See thread.js for the authenticated form.
+ */
+export function buildFollowup({ id, body, attachments = [], auth }) {
+  const doc = { format: FOLLOWUP_FORMAT };
+  if (id !== undefined) doc.id = id;
+  doc.body = body;
+  doc.attachments = attachments.map(attachmentMeta);
+  if (auth !== undefined) doc.auth = auth;
+  return doc;
 }
 
 function attachmentMeta(a) {
@@ -54,16 +65,4 @@ export function encodePadded(doc) {
   out.set(json);
   out.fill(0x20, json.length);
   return out;
-}
-
-/**
- * Reads a decrypted reply (`{"format":"wbs-reply/1","body":…}` then spaces).
- * @returns {string} the body
- */
-export function parseReply(text) {
-  const doc = JSON.parse(text);
-  if (!doc || typeof doc !== "object" || doc.format !== REPLY_FORMAT || typeof doc.body !== "string") {
-    throw new Error("not a wbs-reply/1 document");
-  }
-  return doc.body;
 }

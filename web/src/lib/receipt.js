@@ -16,6 +16,7 @@ const ascii = (s) => new TextEncoder().encode(s);
 const HKDF_SALT = ascii("wbs-receipt-v1");
 const INFO_LOOKUP = ascii("lookup");
 const INFO_REPLY = ascii("reply-x25519");
+const INFO_THREAD = ascii("thread-hmac");
 
 /** Why a string is not a receipt code. The message never repeats the code. */
 export class ReceiptError extends Error {
@@ -125,4 +126,13 @@ export function replyIdentity(canonical) {
   const identity = bech32.encodeFromBytes("AGE-SECRET-KEY-", secret).toUpperCase();
   secret.fill(0);
   return identity;
+}
+
+/**
+ * The case's thread key (32 bytes): shared with the inspectorate inside the
+ * encrypted report, never sent to the server on its own; it authenticates
+ * follow-ups and replies (docs/PROTOCOL.md §4.4). The caller zeroes it.
+ */
+export function threadKey(canonical) {
+  return derive(canonical, INFO_THREAD);
 }

@@ -1,8 +1,9 @@
 // The report page: write, encrypt on the device, solve the proof of work,
 // upload, then show the receipt code once.
 
-import { t, setText, pick, onLangChange, currentLang } from "../lib/i18n.js";
-import { generateReceipt, formatReceipt, lookupKey, replyIdentity } from "../lib/receipt.js";
+import { t, setText, pick, onLangChange } from "../lib/i18n.js";
+import { generateReceipt, formatReceipt, lookupKey, replyIdentity, threadKey } from "../lib/receipt.js";
+import { threadKeyWire } from "../lib/thread.js";
 import { buildReport, encodePadded, DETAIL_FIELDS, MAX_DOCUMENT_LEN } from "../lib/message.js";
 import { encryptBytes, recipientOf } from "../lib/envelope.js";
 import { ApiError } from "../lib/api.js";
@@ -95,6 +96,12 @@ export function initReport(config) {
     const lookup = lookupKey(code);
     const identity = replyIdentity(code);
     const replyRecipient = await recipientOf(identity);
+    // The thread key goes to the inspectorate inside the encrypted report
+    // only: it is how the reporter's pages tell the inspectorate's replies
+    // from messages anyone else (the server included) could encrypt.
+    const key = threadKey(code);
+    const wireKey = threadKeyWire(key);
+    key.fill(0);
 
     const withPow = Boolean(config.pow && config.pow.difficulty > 0);
     progress.reset(withPow);
@@ -113,6 +120,7 @@ export function initReport(config) {
       attachments: encrypted.map((e) => ({ name: e.file.name, type: e.file.type, size: e.size, sha256: e.sha256 })),
       replyRecipient,
       contact: contact.value,
+      threadKey: wireKey,
     });
     const plain = encodePadded(doc);
     if (plain.length > MAX_DOCUMENT_LEN) throw new UserError("error.too_long");
@@ -219,9 +227,9 @@ export function initReport(config) {
   });
 
   $("receipt-save").addEventListener("click", () => {
-    const grouped = $("receipt-code").textContent;
-    const statusUrl = `${location.origin}/status${currentLang() === "en" ? "?lang=en" : ""}`;
-    const text = `${t("receipt.file_intro")}\r\n\r\n${grouped}\r\n\r\n${t("receipt.file_status")}\r\n${statusUrl}\r\n`;
+    // The code alone, and no site address: the file does not tell whoever
+    // finds it on this device where the code is used.
+    const text = `${$("receipt-code").textContent}\n`;
     const url = URL.createObjectURL(new Blob([text], { type: "text/plain;charset=utf-8" }));
     const a = document.createElement("a");
     a.href = url;

@@ -1,12 +1,17 @@
-// The status page: the receipt code is parsed and turned into the lookup key
-// and reply identity here; only the lookup key is sent. Replies are decrypted
-// on the device. The code lives in this module's memory only, until the
-// reporter clears it or leaves the page.
+// The status page: the receipt code is parsed and turned into the lookup key,
+// reply identity and thread key here; only the lookup key is sent. Replies
+// are decrypted and verified on the device: a reply whose authenticator does
+// not verify under the thread key (docs/PROTOCOL.md §4.4) is withheld, its
+// text never shown, and the statuses no verified reply sets are marked as
+// the server's word only. The code is dropped once the keys are derived; the
+// keys live in this module's memory only, until the reporter clears them or
+// leaves the page.
 
 import { setText, pick, onLangChange } from "../lib/i18n.js";
-import { parseReceipt, lookupKey, replyIdentity } from "../lib/receipt.js";
-import { buildFollowup, encodePadded, parseReply, MAX_DOCUMENT_LEN } from "../lib/message.js";
-import { encryptBytes, decryptText } from "../lib/envelope.js";
+import { parseReceipt, lookupKey, replyIdentity, threadKey } from "../lib/receipt.js";
+import { buildFollowup, encodePadded, MAX_DOCUMENT_LEN } from "../lib/message.js";
+import { authenticatedFollowup, newMessageId, sortReplies } from "../lib/thread.js";
+import { encryptBytes, decryptText, recipientOf } from "../lib/envelope.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { postStatus } from "../lib/api.js";
@@ -52,8 +57,16 @@ export function initStatus(config) {
   });
   const cache = new WeakMap();
 
-  /** @type {null | {lookup: string, identity: string, answer: any, replies: Array<{id: string, on: string, body: string|null}>}} */
+  /**
+   * The case on screen: its keys (`key` is the thread key, `kase` the reply
+   * recipient that names the case in authenticators), the server's answer,
+   * and what of its replies may be shown (see sortReplies).
+   * @type {null | {lookup: string, identity: string, key: Uint8Array, kase: string, answer: any,
+   *   view: {shown: Array<{on: string, id: string, body: string, status: string}>, withheld: number, confirmed: Set<string>}}}
+   */
   let current = null;
+  /** Counts lookups and clears, so a slow answer never overwrites a newer one. */
+  let generation = 0;
   /** The last follow-up encrypted but not confirmed stored (see the form). */
   let unconfirmed = null;
 
@@ -72,12 +85,27 @@ export function initStatus(config) {
     }
   }
 
+  /** "Confirmed by the inspectorate" or "shown by the server only", for a status. */
+  function confirmationMark(status, testid) {
+    const ok = current.view.confirmed.has(status);
+    const mark = document.createElement("span");
+    mark.className = ok ? "mark confirmed" : "mark unconfirmed";
+    mark.dataset.testid = testid || (ok ? "status-confirmed" : "status-unconfirmed");
+    mark.dataset.confirmed = ok ? "yes" : "no";
+    setText(mark, ok ? "status.confirmed" : "status.unconfirmed");
+    return mark;
+  }
+
   function render() {
     if (!current) return;
     const a = current.answer;
+    const { shown, withheld } = current.view;
     const value = $("status-value");
     value.dataset.status = a.status;
     setStatusText(value, a.status);
+    const currentMark = $("status-current-conf");
+    currentMark.replaceChildren();
+    if (a.status !== "received") currentMark.append(confirmationMark(a.status, "status-current-mark"));
     setText($("status-received"), "status.date", { date: { date: a.received_on } });
 
     const history = $("status-history");
@@ -90,32 +118,58 @@ export function initStatus(config) {
       const what = document.createElement("span");
       setStatusText(what, h.status);
       li.append(when, " ", what);
+      // `received` is the server's own doing: nobody else could confirm it.
+      if (h.status !== "received") li.append(" ", confirmationMark(h.status));
       history.append(li);
     }
 
     const replies = $("status-replies");
     replies.replaceChildren();
-    if (current.replies.length === 0) {
+    if (withheld > 0) {
+      const box = document.createElement("div");
+      box.className = "warning withheld";
+      box.dataset.testid = "status-reply-withheld";
+      const p1 = document.createElement("p");
+      const strong = document.createElement("strong");
+      setText(strong, withheld === 1 ? "status.withheld_one" : "status.withheld_many", { n: withheld });
+      p1.append(strong);
+      const p2 = document.createElement("p");
+      setText(p2, "status.withheld_why");
+      box.append(p1, p2);
+      replies.append(box);
+    }
+    if (shown.length === 0 && withheld === 0) {
       const p = document.createElement("p");
       setText(p, "status.no_replies");
       replies.append(p);
     }
-    for (const r of current.replies) {
+    for (const r of shown) {
       const art = document.createElement("article");
       art.className = "reply";
       const h = document.createElement("h4");
       setText(h, "status.reply_on", { date: { date: r.on } });
-      art.append(h);
-      const div = document.createElement("div");
-      if (r.body === null) {
-        div.className = "reply-failed";
-        setText(div, "status.reply_failed");
-      } else {
+      const verified = document.createElement("p");
+      verified.className = "verified";
+      setText(verified, "status.reply_verified");
+      art.append(h, verified);
+      if (r.body.trim()) {
+        const div = document.createElement("div");
         div.className = "reply-body";
         div.dataset.testid = "reply-body";
         div.textContent = r.body;
+        art.append(div);
       }
-      art.append(div);
+      if (r.status) {
+        const p = document.createElement("p");
+        p.dataset.testid = "reply-status";
+        p.dataset.status = r.status;
+        const label = document.createElement("span");
+        setText(label, "status.reply_status");
+        const what = document.createElement("strong");
+        setStatusText(what, r.status);
+        p.append(label, " ", what);
+        art.append(p);
+      }
       replies.append(art);
     }
     setText($("status-followups"), "status.followups", { n: Number(a.followups) || 0 });
@@ -125,20 +179,28 @@ export function initStatus(config) {
     picker.relabel();
   });
 
-  async function load(lookup, identity) {
-    const answer = await postStatus(lookup);
-    const replies = [];
+  /**
+   * Fetches and shows the case; returns false, changing nothing, when a
+   * lookup or "clear" started meanwhile (`gen` is then out of date).
+   */
+  async function load(keys, gen) {
+    const answer = await postStatus(keys.lookup);
+    const items = [];
     for (const r of answer.replies || []) {
-      let body = null;
+      let text = null;
       try {
-        body = parseReply(await decryptText(identity, base64ToBytes(r.age)));
+        text = await decryptText(keys.identity, base64ToBytes(r.age));
       } catch {
-        body = null;
+        text = null; // withheld like any other reply that does not verify
       }
-      replies.push({ id: r.id, on: r.on, body });
+      items.push({ on: r.on, text });
     }
-    current = { lookup, identity, answer, replies };
+    if (gen !== generation) return false;
+    const view = sortReplies(keys.key, keys.kase, items);
+    if (current && current.key !== keys.key) current.key.fill(0);
+    current = { ...keys, answer, view };
     render();
+    return true;
   }
 
   lookupForm.addEventListener("submit", async (e) => {
@@ -158,17 +220,25 @@ export function initStatus(config) {
     }
     lookupSubmit.disabled = true;
     lookupForm.setAttribute("aria-busy", "true");
+    const gen = ++generation;
+    let key = null;
     try {
       const lookup = lookupKey(canonical);
       const identity = replyIdentity(canonical);
+      key = threadKey(canonical);
       canonical = null;
-      await load(lookup, identity);
+      const kase = await recipientOf(identity);
+      if (!(await load({ lookup, identity, key, kase }, gen))) {
+        key.fill(0);
+        return;
+      }
       receiptInput.value = "";
       followDone.replaceChildren();
       result.hidden = false;
       result.focus();
     } catch (err) {
       forget();
+      if (key) key.fill(0);
       showError(err, $("status-cleared"));
     } finally {
       lookupSubmit.disabled = false;
@@ -188,33 +258,43 @@ export function initStatus(config) {
     }
     followSubmit.disabled = true;
     followForm.setAttribute("aria-busy", "true");
-    const { lookup, identity } = current;
+    const keys = current;
+    const { lookup, kase } = keys;
+    // A copy: looking up another code (or clearing the page) meanwhile
+    // zeroes the case's key, and must not leave this follow-up with a wrong
+    // authenticator.
+    const key = keys.key.slice();
     try {
       const withPow = Boolean(config.pow && config.pow.difficulty > 0);
       progress.reset(withPow);
       const powTask = obtainPow(config, progress);
       powTask.catch(() => {});
       const encrypted = await encryptAttachments(picker.files, config.recipients, progress, cache);
-      const plain = encodePadded(
-        buildFollowup({
-          body: followBody.value,
-          attachments: encrypted.map((x) => ({ name: x.file.name, type: x.file.type, size: x.size, sha256: x.sha256 })),
-        }),
-      );
-      if (plain.length > MAX_DOCUMENT_LEN) throw new UserError("error.too_long");
+      const content = {
+        body: followBody.value,
+        attachments: encrypted.map((x) => ({ name: x.file.name, type: x.file.type, size: x.size, sha256: x.sha256 })),
+      };
       // Sent again unchanged after a failure, the follow-up goes out as the
-      // same bytes, so a server that did store the first attempt stores it
-      // once (docs/PROTOCOL.md, 7.1). Only a digest of the text is kept
-      // (computed in JS: crypto.subtle is missing outside secure contexts).
-      const digest = bytesToHex(sha256(plain));
+      // same bytes (same id, same authenticator), so a server that did store
+      // the first attempt stores it once (docs/PROTOCOL.md, 7.1). Only a
+      // digest of the content is kept (computed in JS: crypto.subtle is
+      // missing outside secure contexts).
+      const probe = encodePadded(buildFollowup(content));
+      const digest = bytesToHex(sha256(probe));
+      probe.fill(0);
       let message;
       if (unconfirmed && unconfirmed.lookup === lookup && unconfirmed.digest === digest) {
         message = unconfirmed.message;
       } else {
+        const plain = encodePadded(authenticatedFollowup(key, kase, { id: newMessageId(), ...content }));
+        if (plain.length > MAX_DOCUMENT_LEN) {
+          plain.fill(0);
+          throw new UserError("error.too_long");
+        }
         message = await encryptBytes(config.recipients, plain);
+        plain.fill(0);
         unconfirmed = { lookup, digest, message };
       }
-      plain.fill(0);
       progress.set("encrypt", 1);
       checkRequestSize(config.limits, [{ size: message.length }, ...encrypted.map((x) => ({ size: x.blob.size }))]);
       const send = (pow) => {
@@ -232,26 +312,31 @@ export function initStatus(config) {
       picker.clear();
       progress.hide();
       setText(followDone, "followup.done");
-      // Refresh the count (and any new reply); a failure here changes nothing sent.
+      // Refresh the count (and any new reply); a failure here changes nothing
+      // sent. Not when another code was looked up meanwhile.
       try {
-        await load(lookup, identity);
+        if (current === keys) await load(keys, generation);
       } catch {
         /* the follow-up is stored; the old view stays */
       }
     } catch (err) {
       showError(err, followActions);
     } finally {
+      key.fill(0);
       followSubmit.disabled = false;
       followForm.removeAttribute("aria-busy");
     }
   });
 
   function forget() {
+    generation += 1;
+    if (current) current.key.fill(0);
     current = null;
     unconfirmed = null;
     result.hidden = true;
     $("status-value").replaceChildren();
     delete $("status-value").dataset.status;
+    $("status-current-conf").replaceChildren();
     $("status-history").replaceChildren();
     $("status-replies").replaceChildren();
     followForm.reset();
