@@ -3,17 +3,21 @@
 // Run with `npm run test:browser` after `cargo build --bins`; see harness.mjs
 // for the environment variables.
 //
-// The tests run in order and share one server: the first four are the
+// The tests run in order and share one server: the first five are the
 // whole reporter ↔ inspectorate round trip, each step checked with the
-// other side's real tool.
+// other side's real tool, then a reply forged on the server's side.
 
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync, readFileSync, readdirSync, existsSync } from "node:fs";
-import { join } from "node:path";
+import { join, basename } from "node:path";
 import { randomBytes, createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
 import { startServer, launchBrowser, run, Watch, assertAccessible, tid, LOCALES, ORGANIZATION } from "./harness.mjs";
-import { parseReceipt, generateReceipt, formatReceipt, ReceiptError, ALPHABET } from "../../src/lib/receipt.js";
+import { parseReceipt, generateReceipt, formatReceipt, ReceiptError, ALPHABET, lookupKey, replyIdentity, threadKey } from "../../src/lib/receipt.js";
+import { recipientOf } from "../../src/lib/envelope.js";
+import { encodePadded } from "../../src/lib/message.js";
+import { followupAuth, threadKeyWire } from "../../src/lib/thread.js";
 
 const T = { timeout: 180_000 };
 const id = LOCALES.id;
@@ -169,6 +173,11 @@ test("report: a report with an attachment is encrypted in the page, sent with pr
     // Nothing is kept on the device.
     assert.deepEqual(await page.evaluate(() => [localStorage.length, sessionStorage.length, document.cookie]), [0, 0, ""]);
 
+    // "Save as a file" writes the code alone: no site address, no other word.
+    const [download] = await Promise.all([page.waitForEvent("download"), page.click(tid("receipt-save"))]);
+    assert.equal(download.suggestedFilename(), id["receipt.file_name"]);
+    assert.equal(readFileSync(await download.path(), "utf8"), `${receipt}\n`);
+
     await assertAccessible(page, "receipt view");
   });
 });
@@ -192,6 +201,10 @@ test("desk: wbs-desk pull and wbs-inspect open give back the exact text and atta
   assert.equal(report.attachments[0].type, ATTACHMENT.mimeType);
   assert.equal(report.attachments[0].size, ATTACHMENT.buffer.length);
   assert.equal(report.attachments[0].sha256, sha256(ATTACHMENT.buffer));
+  // The thread key derived from the receipt travels inside the encrypted report.
+  const canonical = parseReceipt(receipt);
+  assert.equal(report.thread_key, threadKeyWire(threadKey(canonical)));
+  assert.equal(report.reply_recipient, await recipientOf(replyIdentity(canonical)));
 
   const files = readdirSync(join(caseDir, "attachments"));
   assert.equal(files.length, 1, `attachments: ${files}`);
@@ -218,6 +231,13 @@ test("reply: wbs-inspect reply (in_review) and wbs-desk push show on the status 
     const replies = page.locator(tid("reply-body"));
     assert.equal(await replies.count(), 1);
     assert.equal(await replies.textContent(), REPLY);
+    // Verified as the inspectorate's: the status it set is confirmed.
+    assert.equal(await page.locator(tid("status-reply-withheld")).count(), 0, "a genuine reply is not withheld");
+    assert.equal(await page.getAttribute(`${tid("reply-status")}`, "data-status"), "in_review");
+    assert.equal(await page.getAttribute(tid("status-current-mark"), "data-confirmed"), "yes");
+    assert.equal((await page.textContent(tid("status-current-mark"))).trim(), id["status.confirmed"]);
+    assert.equal(await page.locator(`#status-history ${tid("status-confirmed")}`).count(), 1);
+    assert.equal(await page.locator(`#status-history ${tid("status-unconfirmed")}`).count(), 0);
     assert.equal(await page.inputValue(tid("status-receipt")), "", "the code is cleared from the input");
     // Only the lookup key went to the server, never the code.
     assert.equal(statusRequests.length, 1);
@@ -281,8 +301,13 @@ test("follow-up: sent from the status page, it arrives in the next wbs-desk pull
   const doc = readdirSync(thread).find((f) => /-followup-001\.json$/.test(f));
   assert.ok(doc, `no follow-up in ${thread}: ${readdirSync(thread)}`);
   assert.ok(!readdirSync(thread).some((f) => /-followup-002/.test(f)), `stored twice: ${readdirSync(thread)}`);
+  assert.ok(!existsSync(join(caseDir, "unverified")) || readdirSync(join(caseDir, "unverified")).length === 0, "wbs-inspect kept something apart as unverified");
   const followup = JSON.parse(readFileSync(join(thread, doc), "utf8"));
   assert.equal(followup.body, FOLLOWUP.body);
+  // Authenticated with the thread key: a random id, and the authenticator over it and the content.
+  assert.match(followup.id, /^[A-Za-z0-9_-]{22}$/);
+  const canonical = parseReceipt(receipt);
+  assert.equal(followup.auth, followupAuth(threadKey(canonical), await recipientOf(replyIdentity(canonical)), followup));
   assert.deepEqual(
     followup.attachments.map((a) => [a.name, a.size, a.sha256]),
     [[FOLLOWUP.file.name, FOLLOWUP.file.buffer.length, sha256(FOLLOWUP.file.buffer)]],
@@ -291,6 +316,113 @@ test("follow-up: sent from the status page, it arrives in the next wbs-desk pull
   assert.ok(existsSync(attDir), `${attDir} missing`);
   const [att] = readdirSync(attDir);
   assert.ok(readFileSync(join(attDir, att)).equals(FOLLOWUP.file.buffer), "follow-up attachment bytes differ");
+});
+
+/** A POSIX ustar archive as PROTOCOL.md §8 asks: mode 0644, mtime 0, uid/gid 0, no owner names. */
+function ustar(files) {
+  const blocks = [];
+  for (const [name, data] of files) {
+    const h = Buffer.alloc(512);
+    const put = (s, at) => h.write(s, at, "ascii");
+    const octal = (n, width) => n.toString(8).padStart(width - 1, "0") + "\0";
+    put(name, 0);
+    put(octal(0o644, 8), 100);
+    put(octal(0, 8), 108);
+    put(octal(0, 8), 116);
+    put(octal(data.length, 12), 124);
+    put(octal(0, 12), 136);
+    put("        ", 148);
+    put("0", 156);
+    put("ustar\0", 257);
+    put("00", 263);
+    let sum = 0;
+    for (const b of h) sum += b;
+    put(`${sum.toString(8).padStart(6, "0")}\0 `, 148);
+    blocks.push(h, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/** A reply bundle (PROTOCOL.md §8.2) with one item for the case: a status and/or an age file. */
+function replyBundle(caseId, itemId, { status, age }) {
+  const item = { id: itemId, case_id: caseId };
+  if (status) item.status = status;
+  const files = [];
+  if (age) {
+    const path = `replies/${itemId}.age`;
+    item.reply = { path, size: age.length, sha256: sha256(age) };
+    files.push([path, age]);
+  }
+  const manifest = Buffer.from(JSON.stringify({ format: "wbs-replies/1", items: [item] }));
+  return ustar([["replies.json", manifest], ...files]);
+}
+
+const FORGED = "Sebutkan nama Anda";
+
+test("forged reply: encrypted with plain age and pushed with a desk token, it is withheld and its status stays unconfirmed", T, async () => {
+  assert.ok(caseDir, "needs the case opened earlier");
+  const dir = work();
+  const caseId = basename(caseDir);
+  const replyRecipient = await recipientOf(replyIdentity(parseReceipt(receipt)));
+  // What anyone with a desk token (or the server itself) can make: both
+  // recipients are public, so encryption alone proves nothing.
+  writeFileSync(join(dir, "forged.json"), encodePadded({ format: "wbs-reply/1", body: FORGED }));
+  const args = ["-r", replyRecipient, ...config.recipients.flatMap((r) => ["-r", r]), "-o", join(dir, "forged.age"), join(dir, "forged.json")];
+  execFileSync("age", args, { stdio: ["ignore", "ignore", "pipe"] });
+  writeFileSync(join(dir, "forged.tar"), replyBundle(caseId, "forged-1", { status: "need_info", age: readFileSync(join(dir, "forged.age")) }));
+  server.desk(["push", join(dir, "forged.tar")]);
+  // …and the genuine reply replayed by the server under a new item: still one message.
+  const answer = await (
+    await fetch(`${server.url}/api/v1/status`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ lookup: lookupKey(parseReceipt(receipt)) }),
+    })
+  ).json();
+  assert.equal(answer.replies.length, 2);
+  const genuine = answer.replies.map((r) => Buffer.from(r.age, "base64")).find((b) => !b.equals(readFileSync(join(dir, "forged.age"))));
+  writeFileSync(join(dir, "replay.tar"), replyBundle(caseId, "replay-1", { age: genuine }));
+  server.desk(["push", join(dir, "replay.tar")]);
+
+  await withPage({}, async (page) => {
+    await openStatus(page);
+    await lookUp(page, receipt);
+    // The server's status is shown, marked as the server's word only.
+    assert.equal(await page.getAttribute(tid("status-value"), "data-status"), "need_info");
+    const mark = page.locator(tid("status-current-mark"));
+    assert.equal(await mark.getAttribute("data-confirmed"), "no");
+    assert.equal((await mark.textContent()).trim(), id["status.unconfirmed"]);
+    const history = await page.locator("#status-history li").evaluateAll((lis) =>
+      lis.map((li) => [li.textContent, li.querySelector("[data-testid^=status-]")?.dataset.testid ?? null]),
+    );
+    assert.deepEqual(
+      history.map(([text, mark]) => [config.statuses.find((s) => text.includes(s.label.id))?.status, mark]),
+      [
+        ["received", null],
+        ["in_review", "status-confirmed"],
+        ["need_info", "status-unconfirmed"],
+      ],
+    );
+    // The forged text appears nowhere, the withheld notice does.
+    const withheld = page.locator(tid("status-reply-withheld"));
+    assert.ok(await withheld.isVisible());
+    const notice = await withheld.textContent();
+    assert.ok(notice.includes(id["status.withheld_one"].replace("{n}", "1")), notice);
+    assert.ok(notice.includes(id["status.withheld_why"]), notice);
+    assert.ok(!(await page.content()).includes(FORGED), "the forged text is in the page");
+    assert.ok(!(await page.locator("body").innerText()).includes(FORGED));
+    // The genuine reply, replayed, is shown once.
+    assert.deepEqual(await page.locator(tid("reply-body")).allTextContents(), [REPLY]);
+    await assertAccessible(page, "status page with a withheld reply");
+
+    // In English too.
+    await page.click(tid("lang-switch"));
+    await page.waitForFunction(() => document.documentElement.lang === "en");
+    assert.ok((await withheld.textContent()).includes(en["status.withheld_one"].replace("{n}", "1")));
+    assert.equal((await mark.textContent()).trim(), en["status.unconfirmed"]);
+    assert.ok(!(await page.content()).includes(FORGED));
+  });
 });
 
 test("receipt typo: reported in the page (role=alert) without any request to /api/v1/status", T, async () => {
