@@ -342,6 +342,7 @@ pub fn report_object(
         attachments,
         reply_recipient: code.reply_recipient().to_string(),
         contact: None,
+        thread_key: None,
     }
     .seal(recipients)
     .unwrap()
@@ -351,8 +352,10 @@ pub fn report_object(
 pub fn followup_object(recipients: &[age::x25519::Recipient], marker: &str) -> Vec<u8> {
     FollowUp {
         format: wbs_protocol::message::FOLLOWUP_FORMAT.into(),
+        id: None,
         body: format!("Tambahan: {marker}"),
         attachments: vec![],
+        auth: None,
     }
     .seal(recipients)
     .unwrap()
