@@ -6,6 +6,9 @@
 //! challenges, until they expire, so each is used once. After a restart,
 //! outstanding challenges stop working and clients fetch new ones.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
@@ -53,6 +56,65 @@ pub fn now_secs() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Ids of the challenges this process has accepted for redemption and
+/// not released: the fast, in-memory half of "each challenge is used
+/// once". A replayed solution is refused here, without a storage write or
+/// a charge to any budget, and two requests racing with one solution
+/// cannot both go on. The store's list of spent ids stays the durable
+/// record.
+///
+/// Bounded: an id enters only with a solution that verified, and stays only
+/// if its request was charged to a budget ([`crate::limits`]), so the map
+/// holds at most the budgets' worth of ids over one challenge lifetime,
+/// plus the requests in flight; expired ids are dropped as it grows.
+#[derive(Default)]
+pub struct Claims {
+    ids: Mutex<ClaimMap>,
+}
+
+#[derive(Default)]
+struct ClaimMap {
+    expires: HashMap<[u8; 16], u64>,
+    prune_at: usize,
+}
+
+impl Claims {
+    /// Claims `id` (expiring at `expires_at`) for one request; `false` if it
+    /// is already claimed or spent.
+    pub fn claim(&self, id: [u8; 16], expires_at: u64, now: u64) -> bool {
+        let mut m = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        if m.expires.len() >= m.prune_at {
+            m.expires.retain(|_, e| *e >= now);
+            m.prune_at = (m.expires.len() * 2).max(1024);
+        }
+        match m.expires.entry(id) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(expires_at);
+                true
+            }
+        }
+    }
+
+    /// Gives up a claim whose request was refused before the challenge was
+    /// spent, so its solution can be sent again.
+    pub fn release(&self, id: &[u8; 16]) {
+        let mut m = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        m.expires.remove(id);
+    }
+
+    /// How many ids are held.
+    pub fn len(&self) -> usize {
+        let m = self.ids.lock().unwrap_or_else(|e| e.into_inner());
+        m.expires.len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 impl PowIssuer {
@@ -188,6 +250,35 @@ mod tests {
         );
         // Off.
         assert!(PowIssuer::new(0, 60).verify(None, 1000).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_claim_is_exclusive_until_released_and_expired_ones_are_dropped() {
+        let claims = Claims::default();
+        assert!(claims.claim([1; 16], 100, 10));
+        assert!(!claims.claim([1; 16], 100, 10), "claimed twice");
+        claims.release(&[1; 16]);
+        assert!(claims.claim([1; 16], 100, 10), "a released claim is free");
+        // Fill past the first pruning point with ids that expire at 50.
+        for i in 0..2000u32 {
+            let mut id = [0u8; 16];
+            id[..4].copy_from_slice(&i.to_be_bytes());
+            id[15] = 9;
+            assert!(claims.claim(id, 50, 10));
+        }
+        assert!(claims.len() > 1024);
+        // At time 60 they are expired and go at the next pruning; the live
+        // one stays.
+        let mut n = 0u32;
+        while claims.len() > 1000 {
+            let mut id = [7u8; 16];
+            id[..4].copy_from_slice(&n.to_be_bytes());
+            assert!(claims.claim(id, 100, 60));
+            n += 1;
+            assert!(n < 5_000, "expired claims were never dropped");
+        }
+        assert!(claims.len() <= n as usize + 1);
+        assert!(!claims.claim([1; 16], 100, 60), "a live claim was dropped");
     }
 
     #[test]

@@ -11,11 +11,18 @@ use wbs_store::Store;
 use crate::config::Settings;
 use crate::error::ApiError;
 use crate::limits::RateLimits;
-use crate::pow::PowIssuer;
+use crate::pow::{Claims, PowIssuer};
 
 /// Exports streamed at once; more are answered 429 (an inspectorate has a
 /// few investigators, and a pull takes seconds).
 pub const MAX_CONCURRENT_EXPORTS: usize = 4;
+
+/// Uploads reading their `meta` part at once; more wait their turn, first
+/// come, first served. Reading `meta` comes before the proof of work is
+/// checked, so it takes no upload slot (a flood of junk would take them
+/// all); this bounds instead the memory such requests hold in the
+/// multipart parser (at most [`crate::guard::MAX_UNCONSUMED`] each).
+pub const META_READERS: usize = 64;
 
 /// Shared by all handlers.
 pub struct AppState {
@@ -29,10 +36,14 @@ pub struct AppState {
     pub demo_key: bool,
     /// Proof-of-work.
     pub pow: PowIssuer,
+    /// Challenges being redeemed or spent, in memory.
+    pub claims: Claims,
     /// Server-wide rate limits.
     pub rates: RateLimits,
-    /// Upload slots.
+    /// Upload slots, taken when a proof of work is redeemed.
     pub uploads: Arc<Semaphore>,
+    /// Turns at reading a `meta` part ([`META_READERS`]).
+    pub meta_readers: Semaphore,
     /// Export slots: each export holds a storage thread while its client
     /// reads, so a few stalled pulls must not take them all.
     pub exports: Arc<Semaphore>,
@@ -69,7 +80,9 @@ impl AppState {
         };
         AppState {
             pow: PowIssuer::new(settings.pow.difficulty, settings.pow.ttl_secs),
+            claims: Claims::default(),
             rates: RateLimits::new(&settings.limits),
+            meta_readers: Semaphore::new(META_READERS),
             uploads: Arc::new(Semaphore::new(
                 settings.limits.max_concurrent_uploads as usize,
             )),

@@ -1,6 +1,18 @@
 //! The reporter's routes: config, proof-of-work, submissions, status,
 //! follow-ups. None of them looks at the client's address or headers, and
 //! none of them logs anything about a request.
+//!
+//! An upload is checked in this order (docs/PROTOCOL.md §6), so that a
+//! request that did no work is refused before it is charged to anything
+//! shared: the `meta` part is read (a turn among [`META_READERS`], within
+//! `request_timeout_secs`) and parsed; its fields are checked; the proof of
+//! work is verified (one AEAD open and one SHA-256, no state); the lookup
+//! key is looked up (submissions: 409 if it exists; follow-ups: 404 if it
+//! does not); only then is the challenge redeemed ([`redeem`]): claimed,
+//! an upload slot and a token of the route's budget taken, and the id
+//! spent in the store, all or nothing. The objects are received last.
+//!
+//! [`META_READERS`]: crate::state::META_READERS
 
 use std::sync::Arc;
 
@@ -21,7 +33,8 @@ use wbs_store::{CaseRecord, StagedBlob, Store};
 use super::{parse_meta, ApiJson};
 use crate::error::ApiError;
 use crate::guard::BodyMeter;
-use crate::pow::now_secs;
+use crate::limits::RateLimit;
+use crate::pow::{now_secs, Verified};
 use crate::state::SharedState;
 use crate::upload::{multipart_error, receive_field, ObjectRules};
 
@@ -33,12 +46,12 @@ pub async fn get_config(State(app): State<SharedState>) -> Json<wbs_protocol::ap
     Json(app.config.clone())
 }
 
-/// `GET /api/v1/pow`.
-pub async fn get_pow(State(app): State<SharedState>) -> Result<Json<PowChallenge>, ApiError> {
-    if !app.rates.pow.try_take() {
-        return Err(ApiError::busy());
-    }
-    Ok(Json(app.pow.issue(now_secs())))
+/// `GET /api/v1/pow`. Not limited: issuing is stateless and cheap (one
+/// AEAD seal), and a challenge costs the server something only when it is
+/// redeemed, which takes the work. A limit here was a budget that a client
+/// doing no work could empty for everyone.
+pub async fn get_pow(State(app): State<SharedState>) -> Json<PowChallenge> {
+    Json(app.pow.issue(now_secs()))
 }
 
 fn lookup_hash(lookup: &str) -> Result<[u8; 32], ApiError> {
@@ -59,22 +72,113 @@ fn upload_slot(app: &SharedState) -> Result<OwnedSemaphorePermit, ApiError> {
         .map_err(|_| ApiError::busy())
 }
 
-async fn check_and_spend_pow(app: &SharedState, pow: Option<&PowSolution>) -> Result<(), ApiError> {
+fn pow_replayed() -> ApiError {
+    ApiError::bad_request(
+        "pow_replayed",
+        "this proof-of-work challenge was already used: fetch a new one",
+    )
+}
+
+/// Checks a proof of work without touching any state or budget.
+fn verify_pow(app: &SharedState, pow: Option<&PowSolution>) -> Result<Option<Verified>, ApiError> {
+    app.pow.verify(pow, now_secs())
+}
+
+/// A redemption under way: undone when dropped unless [`Redeeming::done`]
+/// is called, also when the client goes away mid-way.
+struct Redeeming<'a> {
+    app: &'a SharedState,
+    id: Option<[u8; 16]>,
+    budget: Option<&'a RateLimit>,
+}
+
+impl Redeeming<'_> {
+    fn done(mut self) {
+        self.id = None;
+        self.budget = None;
+    }
+}
+
+impl Drop for Redeeming<'_> {
+    fn drop(&mut self) {
+        if let Some(id) = &self.id {
+            self.app.claims.release(id);
+        }
+        if let Some(budget) = self.budget {
+            budget.refund();
+        }
+    }
+}
+
+/// Redeems a verified proof of work (or, with proof of work off, admits
+/// the request): claims the challenge (400 `pow_replayed` if it is
+/// claimed or spent), takes an upload slot and a token of `budget` (429
+/// when there is none), and spends the challenge in the store. Either all
+/// of it happens or none: a request refused on the way gives back what it
+/// took, so a refusal costs no budget. The returned slot is held for the
+/// upload.
+async fn redeem(
+    app: &SharedState,
+    verified: Option<Verified>,
+    budget: &RateLimit,
+) -> Result<OwnedSemaphorePermit, ApiError> {
     let now = now_secs();
-    if let Some(v) = app.pow.verify(pow, now)? {
+    let mut undo = Redeeming {
+        app,
+        id: None,
+        budget: None,
+    };
+    if let Some(v) = &verified {
+        if !app.claims.claim(v.id, v.expires_at, now) {
+            return Err(pow_replayed());
+        }
+        undo.id = Some(v.id);
+    }
+    let slot = upload_slot(app)?;
+    if !budget.try_take() {
+        return Err(ApiError::busy());
+    }
+    undo.budget = Some(budget);
+    if let Some(v) = verified {
         let fresh = app
             // Remembered until the coarse `forget_at`, never the exact
             // expiry: see `pow::forget_at`.
             .with_store(move |s| Ok(s.spend_pow(v.id, v.forget_at, now)?))
             .await?;
         if !fresh {
-            return Err(ApiError::bad_request(
-                "pow_replayed",
-                "this proof-of-work challenge was already used: fetch a new one",
-            ));
+            // Spent in the store: keep the claim, give back the token.
+            undo.id = None;
+            return Err(pow_replayed());
         }
     }
-    Ok(())
+    undo.done();
+    Ok(slot)
+}
+
+/// Reads the `meta` part: one turn among the meta readers, and no longer
+/// than `request_timeout_secs` for the whole of it (408 `timeout`).
+async fn read_meta_part(
+    app: &SharedState,
+    multipart: &mut Multipart,
+    meter: &BodyMeter,
+) -> Result<Vec<u8>, ApiError> {
+    let limit = std::time::Duration::from_secs(app.settings.limits.request_timeout_secs);
+    tokio::time::timeout(limit, async {
+        let _turn = app
+            .meta_readers
+            .acquire()
+            .await
+            .map_err(ApiError::internal)?;
+        read_meta(multipart, meter).await
+    })
+    .await
+    .unwrap_or_else(|_| {
+        Err(ApiError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout",
+            "the meta part took too long; nothing was stored",
+        ))
+    })
 }
 
 /// Reads the next field's bytes as a small document.
@@ -239,11 +343,7 @@ pub async fn post_submission(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<SubmissionReceipt>), ApiError> {
     let mut multipart = multipart_or_error(multipart)?;
-    if !app.rates.submissions.try_take() {
-        return Err(ApiError::busy());
-    }
-    let _slot = upload_slot(&app)?;
-    let meta: SubmissionMeta = parse_meta(&read_meta(&mut multipart, &meter).await?)?;
+    let meta: SubmissionMeta = parse_meta(&read_meta_part(&app, &mut multipart, &meter).await?)?;
     let hash = lookup_hash(&meta.lookup)?;
     let reply_recipient = wbs_protocol::envelope::parse_recipient(&meta.reply_recipient)
         .map_err(|_| {
@@ -253,13 +353,16 @@ pub async fn post_submission(
             )
         })?
         .to_string();
+    let verified = verify_pow(&app, meta.pow.as_ref())?;
+    // Before the challenge is spent: a client resending a report whose
+    // answer it lost learns it was stored, and keeps its solution.
     if app
         .with_store(move |s| Ok(s.case_by_lookup(&hash)?.is_some()))
         .await?
     {
         return Err(wbs_store::StoreError::LookupExists.into());
     }
-    check_and_spend_pow(&app, meta.pow.as_ref()).await?;
+    let _slot = redeem(&app, verified, &app.rates.submissions).await?;
     let mut staged = receive_objects(&app, &mut multipart, PART_REPORT, &meter).await?;
     let mut blobs = staged.take();
     let report = blobs.remove(0);
@@ -290,8 +393,15 @@ pub async fn post_status(
     State(app): State<SharedState>,
     ApiJson(req): ApiJson<StatusRequest>,
 ) -> Result<Json<StatusResponse>, ApiError> {
-    if !app.rates.status.try_take() {
-        return Err(ApiError::busy());
+    // Paced, not refused: a look-up waits its turn, first come, first
+    // served, so wrong look-ups cannot starve a genuine one; decided before
+    // the key is looked at, so a hit and a miss wait alike. Only a queue
+    // longer than half the request time is refused.
+    let max_wait = std::time::Duration::from_secs(app.settings.limits.request_timeout_secs) / 2;
+    match app.rates.status.pace(max_wait) {
+        None => return Err(ApiError::busy()),
+        Some(wait) if !wait.is_zero() => tokio::time::sleep(wait).await,
+        Some(_) => {}
     }
     // One trip to the blocking pool finds the case and reads its replies:
     // a hit and a miss then cost the same hops (docs/THREAT_MODEL.md, the
@@ -339,13 +449,10 @@ pub async fn post_followup(
     multipart: Result<Multipart, MultipartRejection>,
 ) -> Result<(StatusCode, Json<FollowupReceipt>), ApiError> {
     let mut multipart = multipart_or_error(multipart)?;
-    if !app.rates.followups.try_take() {
-        return Err(ApiError::busy());
-    }
-    let _slot = upload_slot(&app)?;
-    let meta: FollowupMeta = parse_meta(&read_meta(&mut multipart, &meter).await?)?;
+    let meta: FollowupMeta = parse_meta(&read_meta_part(&app, &mut multipart, &meter).await?)?;
+    let verified = verify_pow(&app, meta.pow.as_ref())?;
     let case = case_for(&app, &meta.lookup).await?;
-    check_and_spend_pow(&app, meta.pow.as_ref()).await?;
+    let _slot = redeem(&app, verified, &app.rates.followups).await?;
     let mut staged = receive_objects(&app, &mut multipart, PART_MESSAGE, &meter).await?;
     let mut blobs = staged.take();
     let message = blobs.remove(0);
