@@ -5,7 +5,9 @@
 //! stays in the audit store, which dates entries by the day only.
 
 use sha2::{Digest, Sha256};
-use wbs_e2e::{run_fail, run_ok, ServerOptions, TestServer};
+use std::process::Command;
+
+use wbs_e2e::{bin, run_fail, run_ok, ServerOptions, TestServer};
 use wbs_protocol::bundle::{ReplyBundle, ReplyFile, ReplyItem};
 use wbs_protocol::envelope::encrypt_document;
 use wbs_protocol::Status;
@@ -154,6 +156,42 @@ fn desk_actions_log_who_and_what_but_no_count_cursor_or_case() {
     }
     for word in ["cursor", "since", "applied", "skipped"] {
         assert!(!log.contains(word), "{word:?} in the log:\n{log}");
+    }
+
+    // The operator's backup and verify through the running server: their
+    // counts go to the operator, not to the journal.
+    let log_start = server.log_text().len();
+    let backup = w.path().join("backup.wbs");
+    for args in [
+        vec!["backup".as_ref(), "--out".as_ref(), backup.as_os_str()],
+        vec!["verify".as_ref()],
+    ] {
+        run_ok(
+            Command::new(bin("wbs-server"))
+                .arg("--config")
+                .arg(&server.config)
+                .args(args),
+        );
+    }
+    let wanted = ["backup taken", "verify through"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !wanted
+        .iter()
+        .all(|w| server.log_text()[log_start..].contains(w))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{}",
+            server.log_text()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = server.log_text()[log_start..].to_string();
+    for line in log.lines().filter(|l| l.contains("control socket")) {
+        assert!(
+            !line.bytes().any(|b| b.is_ascii_digit()),
+            "a number in a control log line: {line}"
+        );
     }
 
     // The audit store, dated by the day, keeps the detail.
