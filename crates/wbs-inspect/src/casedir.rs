@@ -63,9 +63,10 @@ pub struct ReplyTo {
     /// the case (never the list the server put in `export.json`).
     pub inspectorate: Vec<String>,
     /// The recipients the server listed in `export.json`: the keys reports
-    /// are encrypted to, and the count the server expects a reply to carry
-    /// (one per key, plus the reporter's). Used by `reply` unless
-    /// `--recipients` names a trusted local list; never trusted silently.
+    /// are encrypted to (the server accepts a reply encrypted to the
+    /// reporter and any of them). `reply` refuses while it holds
+    /// keys that are not ours, unless `--recipients` names a trusted local
+    /// list or `--trust-server-recipients` is given; never trusted silently.
     #[serde(default)]
     pub listed_by_server: Vec<String>,
 }

@@ -76,11 +76,19 @@ pub struct ReplyArgs {
     /// The reply bundle to create, or to add to if it exists.
     #[arg(long, value_name = "REPLIES.tar")]
     pub out: PathBuf,
-    /// The inspectorate's public keys (a `.pub` file or a folder of them,
-    /// e.g. a copy of the server's keys/ folder): encrypt to exactly these
-    /// instead of the list the server put in the export bundle.
-    #[arg(long, value_name = "PATH")]
+    /// Your own trusted copy of the inspectorate's public keys (a `.pub`
+    /// file or a folder of them): encrypt to the reporter and exactly these.
+    /// They must include the key of the identity that opened the case.
+    /// Without it, or --trust-server-recipients, a reply is encrypted only
+    /// to the reporter and that identity's own key, and refused if the
+    /// server listed other keys.
+    #[arg(long, value_name = "PATH", conflicts_with = "trust_server_recipients")]
     pub recipients: Option<PathBuf>,
+    /// Also encrypt to the keys the server listed in the export bundle that
+    /// are not this identity's own. Only once you have checked them: a
+    /// server that was broken into lists its own key there to read replies.
+    #[arg(long)]
+    pub trust_server_recipients: bool,
 }
 
 fn parse_status(s: &str) -> Result<Status, String> {

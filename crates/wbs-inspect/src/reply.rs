@@ -3,7 +3,9 @@
 //!
 //! The reply is encrypted to the reporter's recipient from inside their own
 //! report and to the inspectorate recipients of the identity that opened the
-//! case, both read from `reply-to.json`; nothing the server said is used.
+//! case, both read from `reply-to.json`. The keys the server listed are used
+//! only with `--trust-server-recipients`; `--recipients` replaces ours with
+//! a trusted local list (see [`inspectorate_recipients`]).
 
 use std::fmt::Write as _;
 use std::fs::{self, File};
@@ -32,7 +34,11 @@ const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 /// Runs `reply` and returns the line to print.
 pub fn run(args: &ReplyArgs) -> Result<String> {
     let case = CaseDir::existing(&args.case)?;
-    let (reporter, inspectorate) = load_recipients(&case, args.recipients.as_deref())?;
+    let (reporter, inspectorate) = load_recipients(
+        &case,
+        args.recipients.as_deref(),
+        args.trust_server_recipients,
+    )?;
     let body = read_message(&args.message)?;
 
     let mut bundle = load_bundle(&args.out)?;
@@ -212,38 +218,115 @@ fn read_pub_files(path: &std::path::Path) -> Result<Vec<String>> {
     Ok(out)
 }
 
-/// Who the inspectorate side of a reply is: `--recipients` when given;
-/// otherwise our own keys plus the keys the server listed (the server
-/// refuses a reply not encrypted to every configured key), with a warning
-/// naming any key that is not ours.
+/// Who the inspectorate side of a reply is.
+///
+/// By default only the tool's own keys (those of the identity that opened
+/// the case, from `reply-to.json`): the list in `export.json` came from the
+/// server, and a compromised server would list its own key there to read
+/// every reply. If the server listed keys that are not ours, the reply is
+/// refused, naming them, unless the investigator says whom to trust:
+/// `--recipients` (a trusted local copy of the inspectorate's `.pub` files,
+/// which must hold our own keys too) or `--trust-server-recipients` (ours
+/// plus the server's, after checking them). The server accepts a reply
+/// encrypted to the reporter and any non-empty subset of its keys.
 fn inspectorate_recipients(
     reply_to: &ReplyTo,
     trusted: Option<&std::path::Path>,
+    trust_server: bool,
 ) -> Result<Vec<String>> {
+    let own = canonical_keys(&reply_to.inspectorate, "reply-to.json")?;
     if let Some(path) = trusted {
-        return read_pub_files(path);
+        let list = canonical_keys(&read_pub_files(path)?, &path.display().to_string())?;
+        let missing: Vec<&str> = own
+            .iter()
+            .filter(|k| !list.contains(k))
+            .map(String::as_str)
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::Usage(format!(
+                "the trusted recipients in {} do not include this identity's own key {}: \
+                 the inspectorate could not read its own reply; add its .pub file",
+                path.display(),
+                missing.join(", ")
+            )));
+        }
+        return Ok(list);
     }
-    let mut all = reply_to.inspectorate.clone();
-    let foreign: Vec<&String> = reply_to
+    let (foreign, invalid): (Vec<&String>, Vec<&String>) = reply_to
         .listed_by_server
         .iter()
-        .filter(|r| !reply_to.inspectorate.contains(r))
-        .collect();
-    if !foreign.is_empty() {
-        eprintln!(
-            "wbs-inspect: note: also encrypting to {} key(s) the server listed that are not in              this identity file: {}. If you do not know them, stop and pass --recipients with              your own trusted copy of the inspectorate's .pub files.",
-            foreign.len(),
-            foreign.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
-        all.extend(foreign.into_iter().cloned());
+        .filter(|r| !own.contains(&canonical(r).unwrap_or_default()))
+        .partition(|r| canonical(r).is_some());
+    if !invalid.is_empty() {
+        // Never encrypted to; shown escaped (`{:?}`), as anything from the
+        // server is.
+        return Err(Error::Usage(format!(
+            "the server listed {} inspectorate key(s) that are not age recipients: {}; \
+             refusing to trust that list",
+            invalid.len(),
+            invalid
+                .iter()
+                .map(|r| format!("{r:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )));
+    }
+    if foreign.is_empty() {
+        return Ok(own);
+    }
+    let named = foreign
+        .iter()
+        .map(|r| canonical(r).unwrap_or_default())
+        .collect::<Vec<_>>();
+    if !trust_server {
+        return Err(Error::Usage(format!(
+            "the server listed {} inspectorate key(s) that are not this identity's own: {}. \
+             A reply is encrypted only to the reporter and your own key unless you say \
+             otherwise: pass --recipients DIR with your own trusted copy of the \
+             inspectorate's .pub files, or --trust-server-recipients once you have checked \
+             these keys",
+            named.len(),
+            named.join(", ")
+        )));
+    }
+    eprintln!(
+        "wbs-inspect: note: --trust-server-recipients: also encrypting to {} key(s) the server \
+         listed that are not this identity's own: {}",
+        named.len(),
+        named.join(", ")
+    );
+    let mut all = own;
+    for k in named {
+        if !all.contains(&k) {
+            all.push(k);
+        }
     }
     Ok(all)
+}
+
+/// An age recipient in its one canonical spelling, or `None`.
+fn canonical(r: &str) -> Option<String> {
+    parse_recipient(r).ok().map(|r| r.to_string())
+}
+
+/// Canonical, without duplicates; any that is not a recipient is an error.
+fn canonical_keys(list: &[String], source: &str) -> Result<Vec<String>> {
+    let mut out: Vec<String> = Vec::new();
+    for r in list {
+        let k = canonical(r)
+            .ok_or_else(|| Error::Usage(format!("{source}: {r:?} is not an age recipient")))?;
+        if !out.contains(&k) {
+            out.push(k);
+        }
+    }
+    Ok(out)
 }
 
 /// Reads and checks `case.json` and `reply-to.json` of the case folder.
 fn load_recipients(
     case: &CaseDir,
     trusted: Option<&std::path::Path>,
+    trust_server: bool,
 ) -> Result<(age::x25519::Recipient, Vec<age::x25519::Recipient>)> {
     let id = case.id();
     let read_json = |name: &str| -> Result<Vec<u8>> {
@@ -278,7 +361,7 @@ fn load_recipients(
             format!("{REPLY_TO_JSON} lists no inspectorate recipient"),
         ));
     }
-    let inspectorate = inspectorate_recipients(&reply_to, trusted)?;
+    let inspectorate = inspectorate_recipients(&reply_to, trusted, trust_server)?;
     let inspectorate = inspectorate
         .iter()
         .map(|r| parse_recipient(r).map_err(|e| Error::case(id, format!("inspectorate: {e}"))))

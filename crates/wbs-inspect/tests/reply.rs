@@ -33,6 +33,12 @@ impl Opened {
 /// A case opened with `wbs-inspect open`, whose server-side reply recipient
 /// was swapped for an intruder's.
 fn opened_case() -> Opened {
+    opened_case_listing(&[])
+}
+
+/// [`opened_case`], from an export whose `export.json` lists
+/// `server_listed` as the inspectorate's keys.
+fn opened_case_listing(server_listed: &[String]) -> Opened {
     let tmp = tempfile::tempdir().unwrap();
     let root = tmp.path().to_path_buf();
     let inspectorate = x25519::Identity::generate();
@@ -49,7 +55,7 @@ fn opened_case() -> Opened {
         &intruder.to_public().to_string(),
         report_objects(&[inspectorate.to_public()], &rep, &[]),
     );
-    let bundle_path = write(&root, "export.tar", &bundle(&[case], &[]));
+    let bundle_path = write(&root, "export.tar", &bundle(&[case], server_listed));
     let out = root.join("out");
     run([
         "open".as_ref(),
@@ -283,4 +289,150 @@ fn a_report_without_a_valid_reply_recipient_cannot_be_answered() {
          cannot be answered"
     );
     assert!(!replies.exists());
+}
+
+fn with(mut args: Vec<String>, extra: &[&str]) -> Vec<String> {
+    args.extend(extra.iter().map(|a| a.to_string()));
+    args
+}
+
+/// Writes `keys` as `.pub` files into a new folder `root/name`.
+fn pub_folder(root: &Path, name: &str, keys: &[&x25519::Identity]) -> PathBuf {
+    let dir = root.join(name);
+    fs::create_dir(&dir).unwrap();
+    for (i, k) in keys.iter().enumerate() {
+        fs::write(
+            dir.join(format!("k{i}.pub")),
+            format!("# key {i}\n{}\n", k.to_public()),
+        )
+        .unwrap();
+    }
+    dir
+}
+
+#[test]
+fn a_key_the_server_listed_is_never_used_unless_the_investigator_says_so() {
+    // The server lists our key and another: a colleague's, or its own.
+    let stranger = x25519::Identity::generate();
+    let stranger_pub = stranger.to_public().to_string();
+    let o = opened_case_listing(std::slice::from_ref(&stranger_pub));
+    let message = write(&o.root, "msg.txt", b"Mohon kirim dokumen kontrak.");
+    let base = reply_args(&o.case(), message.to_str().unwrap(), &o.replies(), None);
+
+    // By default: refused, the key named, nothing written.
+    let refused = run(base.clone());
+    let line = refused.failure();
+    assert!(
+        line.contains(&stranger_pub)
+            && line.contains("--recipients")
+            && line.contains("--trust-server-recipients"),
+        "{line}"
+    );
+    assert!(!o.replies().exists());
+    assert!(!o.case().join("thread").exists());
+
+    // A trusted list without this identity's own key: refused too.
+    let only_stranger = pub_folder(&o.root, "only-stranger", &[&stranger]);
+    let refused = run(with(
+        base.clone(),
+        &["--recipients", only_stranger.to_str().unwrap()],
+    ));
+    assert!(
+        refused
+            .failure()
+            .contains("do not include this identity's own key"),
+        "{}",
+        refused.stderr
+    );
+    assert!(!o.replies().exists());
+
+    // A trusted list with ours and the colleague's: both can read it.
+    let trusted = pub_folder(&o.root, "trusted", &[&o.inspectorate, &stranger]);
+    run(with(
+        base.clone(),
+        &["--recipients", trusted.to_str().unwrap()],
+    ))
+    .success();
+    let b = read_bundle(&o.replies());
+    let sealed = &b.files[&b.manifest.items[0].reply_path()];
+    assert!(Reply::open(&o.receipt.reply_identity(), sealed).is_ok());
+    assert!(Reply::open(&o.inspectorate, sealed).is_ok());
+    assert!(Reply::open(&stranger, sealed).is_ok());
+    assert_eq!(x25519_stanzas(sealed), 3);
+
+    // The explicit opt-in: the server's list, named on stderr.
+    let trusting = run(with(base.clone(), &["--trust-server-recipients"]));
+    trusting.success();
+    assert!(
+        trusting.stderr.contains(&stranger_pub),
+        "{}",
+        trusting.stderr
+    );
+    let b = read_bundle(&o.replies());
+    let sealed = &b.files[&b.manifest.items[1].reply_path()];
+    assert!(Reply::open(&stranger, sealed).is_ok());
+    assert!(Reply::open(&o.intruder, sealed).is_err());
+
+    // Both at once is a usage error.
+    let both = run(with(
+        base,
+        &[
+            "--trust-server-recipients",
+            "--recipients",
+            trusted.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(both.code, Some(2), "{}", both.stderr);
+}
+
+#[test]
+fn without_other_keys_listed_a_reply_goes_to_the_reporter_and_our_own_key_only() {
+    let o = opened_case();
+    let message = write(&o.root, "msg.txt", b"Halo");
+    run(reply_args(
+        &o.case(),
+        message.to_str().unwrap(),
+        &o.replies(),
+        None,
+    ))
+    .success();
+    let b = read_bundle(&o.replies());
+    let sealed = &b.files[&b.manifest.items[0].reply_path()];
+    assert_eq!(x25519_stanzas(sealed), 2);
+    assert!(Reply::open(&o.inspectorate, sealed).is_ok());
+    assert!(Reply::open(&o.receipt.reply_identity(), sealed).is_ok());
+}
+
+/// How many recipients an age file is encrypted to.
+fn x25519_stanzas(age: &[u8]) -> usize {
+    let end = age
+        .windows(4)
+        .position(|w| w == b"\n---")
+        .expect("an age header");
+    String::from_utf8_lossy(&age[..end])
+        .lines()
+        .filter(|l| l.starts_with("-> X25519 "))
+        .count()
+}
+
+#[test]
+fn a_hostile_key_the_server_listed_reaches_no_terminal_as_an_escape() {
+    let hostile = "age1\u{1b}]52;c;cm0gLXJmIH4K\u{7}\u{9b}2J\u{202e}x".to_string();
+    let o = opened_case_listing(&[hostile]);
+    let message = write(&o.root, "msg.txt", b"Halo");
+    for extra in [&[][..], &["--trust-server-recipients"][..]] {
+        let refused = run(with(
+            reply_args(&o.case(), message.to_str().unwrap(), &o.replies(), None),
+            extra,
+        ));
+        let line = refused.failure();
+        assert!(line.contains("not age recipients"), "{line}");
+        assert!(
+            !line
+                .chars()
+                .any(|c| c.is_control() && c != '\n' || c == '\u{202e}'),
+            "{line:?}"
+        );
+    }
+    assert!(!o.replies().exists());
 }
