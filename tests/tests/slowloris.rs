@@ -287,8 +287,11 @@ fn a_stalled_json_body_gets_a_json_timeout() {
     f.assert_serving().unwrap();
 }
 
-/// Many connections that each send a complete, slow upload at once: the
-/// upload slots fill (429), and are free again once they finish.
+/// Uploads that stall at once. Stalled before their `meta` was checked,
+/// they hold no upload slot: a real report goes through (before the fix of
+/// tests/tests/flood.rs they took the slots, and it got 429). Stalled
+/// inside the report after a good `meta`, they fill the upload slots (429),
+/// which are free again once they time out.
 #[test]
 fn concurrent_stalled_uploads_release_their_slots() {
     let f = Fixture::start(ServerOptions {
@@ -298,34 +301,57 @@ fn concurrent_stalled_uploads_release_their_slots() {
             .into(),
         ..Default::default()
     });
-    let started = Arc::new(AtomicUsize::new(0));
-    let stallers: Vec<_> = (0..2)
-        .map(|_| {
-            let addr = f.addr.clone();
-            let started = started.clone();
-            std::thread::spawn(move || {
-                let mut s = connect(&addr);
-                let head = format!(
-                    "POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
-                     Content-Type: {}\r\nContent-Length: 5000\r\n\r\n--{BOUNDARY}\r\n",
-                    multipart_type()
-                );
-                s.write_all(head.as_bytes()).unwrap();
-                started.fetch_add(1, Ordering::SeqCst);
-                hostile::parse_reply(&hostile::read_to_close(s))
+    let stall = |after_meta: bool| {
+        let started = Arc::new(AtomicUsize::new(0));
+        let stallers: Vec<_> = (0..2)
+            .map(|_| {
+                let addr = f.addr.clone();
+                let started = started.clone();
+                let mut body = format!("--{BOUNDARY}\r\n");
+                if after_meta {
+                    let meta = submission_meta(&wbs_protocol::ReceiptCode::generate());
+                    body.push_str(&format!(
+                        "Content-Disposition: form-data; name=\"meta\"\r\n\r\n{}\r\n\
+                         --{BOUNDARY}\r\nContent-Disposition: form-data; name=\"report\"\r\n\r\n",
+                        String::from_utf8(meta).unwrap()
+                    ));
+                }
+                std::thread::spawn(move || {
+                    let mut s = connect(&addr);
+                    let head = format!(
+                        "POST /api/v1/submissions HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\
+                         Content-Type: {}\r\nContent-Length: 5000\r\n\r\n{body}",
+                        multipart_type()
+                    );
+                    s.write_all(head.as_bytes()).unwrap();
+                    started.fetch_add(1, Ordering::SeqCst);
+                    hostile::parse_reply(&hostile::read_to_close(s))
+                })
             })
-        })
-        .collect();
-    while started.load(Ordering::SeqCst) < 2 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    std::thread::sleep(Duration::from_millis(300));
+            .collect();
+        while started.load(Ordering::SeqCst) < 2 {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        stallers
+    };
+    let join = |stallers: Vec<std::thread::JoinHandle<Reply>>| {
+        for t in stallers {
+            let r = t.join().unwrap();
+            hostile::check_reply(&r, Want::Error(408, "timeout")).unwrap();
+        }
+    };
+
+    let stallers = stall(false);
+    let code = wbs_protocol::ReceiptCode::generate();
+    let r = f.submit(&code, "while junk stalls");
+    assert_eq!(r.status, 201, "{}", r.summary());
+    join(stallers);
+
+    let stallers = stall(true);
     let code = wbs_protocol::ReceiptCode::generate();
     let busy = f.submit(&code, "while busy");
     hostile::check_reply(&busy, Want::Error(429, "rate_limited")).unwrap();
-    for t in stallers {
-        let r = t.join().unwrap();
-        hostile::check_reply(&r, Want::Error(408, "timeout")).unwrap();
-    }
+    join(stallers);
     assert_eq!(f.submit(&code, "after").status, 201);
 }

@@ -63,9 +63,10 @@ pub struct LimitSettings {
     pub submissions_per_minute: u32,
     /// Follow-ups accepted per minute, server-wide.
     pub followups_per_minute: u32,
-    /// Status look-ups per second, server-wide.
+    /// Status look-ups per second, server-wide; more wait their turn.
     pub status_per_second: u32,
-    /// Proof-of-work challenges per second, server-wide.
+    /// Ignored: challenges are not limited (docs/PROTOCOL.md §6). Still
+    /// accepted, so that older configuration files load.
     pub pow_per_second: u32,
     /// Uploads (submissions and follow-ups) in progress at once.
     pub max_concurrent_uploads: u32,
@@ -261,7 +262,6 @@ impl Settings {
             ("submissions_per_minute", l.submissions_per_minute),
             ("followups_per_minute", l.followups_per_minute),
             ("status_per_second", l.status_per_second),
-            ("pow_per_second", l.pow_per_second),
             ("max_concurrent_uploads", l.max_concurrent_uploads),
             ("max_connections", l.max_connections),
         ] {
