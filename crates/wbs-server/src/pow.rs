@@ -2,9 +2,11 @@
 //!
 //! A challenge is `base64url(nonce ‖ ChaCha20-Poly1305(key, nonce, id ‖
 //! expires_at ‖ difficulty))` under a key that lives only in this process's
-//! memory. The server keeps no per-visitor state: only the ids of spent
-//! challenges, until they expire, so each is used once. After a restart,
-//! outstanding challenges stop working and clients fetch new ones.
+//! memory. The server keeps no per-visitor state: issuing a challenge
+//! records nothing, and only the ids of redeemed challenges are kept
+//! ([`Claims`] in memory, the spent list in the store), until they expire,
+//! so each is used once. After a restart, outstanding challenges stop
+//! working and clients fetch new ones.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
