@@ -8,7 +8,7 @@
 //! `request_timeout_secs`) and parsed; its fields are checked; the proof of
 //! work is verified (one AEAD open and one SHA-256, no state); the lookup
 //! key is looked up (submissions: 409 if it exists; follow-ups: 404 if it
-//! does not); only then is the challenge redeemed ([`redeem`]): claimed,
+//! does not); only then is the challenge redeemed (`redeem`): claimed,
 //! an upload slot and a token of the route's budget taken, and the id
 //! spent in the store, all or nothing. The objects are received last.
 //!
