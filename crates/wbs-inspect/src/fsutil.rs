@@ -251,6 +251,11 @@ impl Batch {
         self.pending.len()
     }
 
+    /// Whether no file is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
     /// Queues `bytes` as a new evidence file `dest`: at commit it is put in
     /// place as by [`TempFile::persist_new`]. A file already there is
     /// decided at once, so a conflict stops the case before anything after

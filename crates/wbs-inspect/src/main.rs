@@ -1,42 +1,17 @@
-//! `wbs-inspect`: the air-gapped tool of WBS, and the only program that can
-//! read a report.
-//!
-//! It makes the inspectorate's key pairs (`keygen`), decrypts the export
-//! bundles the online desk carries over by USB (`open`), and encrypts the
-//! investigator's replies and status changes into reply bundles that go back
-//! the same way (`reply`).
-//!
-//! It runs on a machine that holds the inspectorate's private key and must
-//! therefore **never touch a network**. It contains no networking code and
-//! depends on no networking crate, directly or indirectly;
-//! `tests/no_network.rs` checks the dependency tree for that on every test
-//! run. Keep it that way: anything that needs a network belongs in
-//! `wbs-desk`, on the other side of the air gap.
-//!
-//! Everything it reads from a bundle is untrusted, even after decryption:
-//! names are sanitised, ids validated, hashes verified, and nothing is ever
-//! written outside the output folder or over a file with other content.
+//! `wbs-inspect`: the air-gapped tool of WBS. The command line over the
+//! `wbs_inspect` library (see its crate documentation: it must never touch
+//! a network).
 #![forbid(unsafe_code)]
 
-mod casedir;
-mod cli;
-mod error;
-mod fsutil;
-mod json;
-mod keygen;
-mod keyring;
-mod open;
-mod passphrase;
-mod render;
-mod reply;
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
-use crate::error::{one_line, Error};
+use wbs_inspect::cli::{Cli, Command};
+use wbs_inspect::error::{one_line, Error};
+use wbs_inspect::{keygen, open, reply};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
