@@ -465,3 +465,127 @@ pub async fn post_followup(
         Json(FollowupReceipt { received_on: on }),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Settings;
+    use crate::state::AppState;
+
+    const DIFFICULTY: u8 = 4;
+
+    fn app(uploads: u32) -> (SharedState, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = Settings {
+            data: dir.path().join("data"),
+            ..Default::default()
+        };
+        settings.pow.difficulty = DIFFICULTY;
+        settings.limits.max_concurrent_uploads = uploads;
+        let store = wbs_store::SledStore::create_or_open(&settings.data).unwrap();
+        (
+            Arc::new(AppState::new(settings, Arc::new(store), vec![], false)),
+            dir,
+        )
+    }
+
+    fn solved(app: &SharedState) -> Verified {
+        let c = app.pow.issue(now_secs());
+        let solution = PowSolution {
+            nonce: wbs_protocol::pow::solve(&c.challenge, DIFFICULTY),
+            challenge: c.challenge,
+        };
+        verify_pow(app, Some(&solution)).unwrap().unwrap()
+    }
+
+    fn again(v: &Verified) -> Verified {
+        Verified {
+            id: v.id,
+            expires_at: v.expires_at,
+            forget_at: v.forget_at,
+        }
+    }
+
+    /// How many tokens `budget` holds now (takes them all, then refunds).
+    fn tokens(budget: &RateLimit) -> usize {
+        let mut n = 0;
+        while budget.try_take() {
+            n += 1;
+        }
+        for _ in 0..n {
+            budget.refund();
+        }
+        n
+    }
+
+    #[tokio::test]
+    async fn a_refused_redemption_costs_nothing_and_a_good_one_costs_one_token() {
+        let (app, _dir) = app(1);
+        let budget = RateLimit::new(0.0, 3.0);
+
+        // Good: one token, one slot, the challenge spent.
+        let v = solved(&app);
+        let slot = redeem(&app, Some(again(&v)), &budget).await.unwrap();
+        assert_eq!(tokens(&budget), 2);
+
+        // While it holds the only upload slot, another solution is refused
+        // with 429, charges nothing, and stays unspent.
+        let w = solved(&app);
+        let e = redeem(&app, Some(again(&w)), &budget).await.unwrap_err();
+        assert_eq!(e.code, "rate_limited");
+        assert_eq!(tokens(&budget), 2);
+        drop(slot);
+        let slot = redeem(&app, Some(again(&w)), &budget).await.unwrap();
+        drop(slot);
+        assert_eq!(tokens(&budget), 1);
+
+        // Replays of spent challenges: refused, nothing charged.
+        for spent in [&v, &w] {
+            let e = redeem(&app, Some(again(spent)), &budget).await.unwrap_err();
+            assert_eq!(e.code, "pow_replayed");
+        }
+        assert_eq!(tokens(&budget), 1);
+
+        // The last token goes to a good one; then the budget is empty: 429,
+        // and the solution that met it stays unspent.
+        let _ = redeem(&app, Some(solved(&app)), &budget).await.unwrap();
+        let x = solved(&app);
+        let e = redeem(&app, Some(again(&x)), &budget).await.unwrap_err();
+        assert_eq!(e.code, "rate_limited");
+        budget.refund();
+        let _ = redeem(&app, Some(again(&x)), &budget).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_replay_known_only_to_the_store_gives_its_token_back() {
+        let (app, _dir) = app(4);
+        let budget = RateLimit::new(0.0, 2.0);
+        let v = solved(&app);
+        let _ = redeem(&app, Some(again(&v)), &budget).await.unwrap();
+        // Forget the in-memory claim: the store still knows the id.
+        app.claims.release(&v.id);
+        let e = redeem(&app, Some(again(&v)), &budget).await.unwrap_err();
+        assert_eq!(e.code, "pow_replayed");
+        assert_eq!(tokens(&budget), 1);
+        // And the claim is kept, so the next replay stops in memory.
+        assert!(!app.claims.claim(v.id, v.expires_at, now_secs()));
+    }
+
+    #[tokio::test]
+    async fn a_redemption_abandoned_mid_way_is_undone() {
+        let (app, _dir) = app(4);
+        let budget = RateLimit::new(0.0, 2.0);
+        let v = solved(&app);
+        // Dropped before it finishes: polled once, it has claimed the
+        // challenge and taken a token, and waits on the store.
+        {
+            let fut = redeem(&app, Some(again(&v)), &budget);
+            let mut fut = std::pin::pin!(fut);
+            assert!(futures_util::poll!(fut.as_mut()).is_pending());
+            assert_eq!(app.claims.len(), 1);
+            assert_eq!(tokens(&budget), 1);
+        }
+        assert_eq!(tokens(&budget), 2);
+        assert!(app.claims.is_empty());
+    }
+}
