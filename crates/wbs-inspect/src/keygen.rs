@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use age::x25519;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use crate::cli::KeygenArgs;
 use crate::error::{Error, Result};
@@ -40,9 +40,21 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
         }
     }
     // The passphrase is settled before any file is made.
+    // A weak one is refused: whoever copies NAME.key can try passphrases
+    // offline for as long as they like.
     let passphrase: Option<SecretString> = match (&args.passphrase_file, args.no_passphrase) {
         (_, true) => None,
-        (Some(f), false) => Some(crate::passphrase::from_file(f)?),
+        (Some(f), false) => {
+            let passphrase = crate::passphrase::from_file(f)?;
+            if let Some(why) = crate::passphrase::weakness(passphrase.expose_secret()) {
+                return Err(Error::Passphrase(format!(
+                    "the passphrase in {} is weak: {why}. Choose a stronger one, or run keygen \
+                     without --passphrase-file and press Enter at the prompt to have one made",
+                    f.display()
+                )));
+            }
+            Some(passphrase)
+        }
         (None, false) => Some(crate::passphrase::prompt_new()?),
     };
     ensure_dir(&args.out)?;

@@ -194,7 +194,7 @@ fn passphrase_key_is_read_by_the_age_cli() {
     );
 
     let dir = tempfile::tempdir().unwrap();
-    let pw = write(dir.path(), "pw.txt", b"rahasia negara\n");
+    let pw = write(dir.path(), "pw.txt", b"rahasia negara kita\n");
     let recipient = keygen(
         dir.path(),
         "k",
@@ -213,7 +213,7 @@ fn passphrase_key_is_read_by_the_age_cli() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"rahasia negara\n").unwrap();
+    std::io::Write::write_all(child.stdin.as_mut().unwrap(), b"rahasia negara kita\n").unwrap();
     let status = child.wait().unwrap();
     assert!(status.success());
     assert!(fs::read(dir.path().join("plain.txt"))
@@ -294,4 +294,161 @@ fn keygen_refuses_bad_names_and_flag_combinations() {
     .failure()
     .contains("empty"));
     assert_eq!(tree(dir.path()), ["empty", "pw"]);
+}
+
+#[test]
+fn keygen_refuses_a_weak_passphrase_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (weak, why)) in [
+        (
+            "rahasia negara",
+            "it has 14 characters, and at least 16 are needed",
+        ),
+        ("bukanpasswordku", "it has 15 characters"),
+        ("sandisandisandisa", "only of lower-case letters"),
+        (
+            "Password12345678",
+            "patterns that guessing programs try first",
+        ),
+        (
+            "qwerty qwerty qwerty",
+            "patterns that guessing programs try first",
+        ),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let pw = write(
+            dir.path(),
+            &format!("pw{i}"),
+            format!("{weak}\n").as_bytes(),
+        );
+        let run = keygen(
+            dir.path(),
+            "k",
+            &["--passphrase-file", pw.to_str().unwrap()],
+        );
+        let line = run.failure();
+        assert!(
+            line.contains("is weak") && line.contains(why),
+            "{weak:?}: {line}"
+        );
+        assert!(line.contains("press Enter"), "{line}");
+        assert!(
+            !line.contains(weak),
+            "the passphrase is never printed: {line}"
+        );
+    }
+    // Nothing was made.
+    assert!(tree(dir.path()).iter().all(|f| f.starts_with("pw")));
+}
+
+/// Runs `keygen` on a terminal (`script` gives it one) and answers its
+/// prompts: a weak passphrase first, then Enter to have one made.
+#[test]
+fn keygen_makes_a_strong_passphrase_on_request_and_shows_it_once() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    let dir = tempfile::tempdir().unwrap();
+    let command = format!(
+        "{} keygen --out {} --name k",
+        env!("CARGO_BIN_EXE_wbs-inspect"),
+        dir.path().join("keys").display()
+    );
+    let mut child = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) is needed");
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                break;
+            }
+        }
+    });
+    let mut transcript = String::new();
+    // Waits until `needle` is in the transcript after byte `from`.
+    let wait_for = |needle: &str, from: usize, transcript: &mut String| {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !transcript[from..].contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(bytes) => transcript.push_str(&String::from_utf8_lossy(&bytes)),
+                Err(_) => panic!("no {needle:?} in:\n{transcript}"),
+            }
+        }
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    let prompt = "or press Enter to have a strong one made";
+    wait_for(prompt, 0, &mut transcript);
+    let asked = transcript.len();
+    stdin.write_all(b"rahasia negara\n").unwrap();
+    wait_for(
+        "that passphrase is weak: it has 14 characters",
+        asked,
+        &mut transcript,
+    );
+    // Asked again.
+    wait_for(prompt, asked, &mut transcript);
+    let asked = transcript.len();
+    stdin.write_all(b"\n").unwrap();
+    wait_for("Type it to confirm", asked, &mut transcript);
+    let generated = transcript
+        .split_whitespace()
+        .find(|w| {
+            w.len() == 29
+                && w.split('-').count() == 6
+                && w.split('-')
+                    .all(|g| g.len() == 4 && g.bytes().all(|b| b.is_ascii_alphanumeric()))
+        })
+        .unwrap_or_else(|| panic!("no generated passphrase in:\n{transcript}"))
+        .to_string();
+    assert!(transcript.contains("120 random bits"), "{transcript}");
+    stdin
+        .write_all(format!("{generated}\n").as_bytes())
+        .unwrap();
+    drop(stdin);
+    let status = child.wait().unwrap();
+    // Whatever is left of the output.
+    while let Ok(bytes) = rx.recv_timeout(Duration::from_millis(200)) {
+        transcript.push_str(&String::from_utf8_lossy(&bytes));
+    }
+    assert!(status.success(), "{transcript}");
+    assert_eq!(
+        transcript.matches(&generated).count(),
+        1,
+        "shown once: {transcript}"
+    );
+
+    // The key opens with the generated passphrase.
+    let key = dir.path().join("keys/k.key");
+    let recipient = recipient_of(&dir.path().join("keys/k.pub"));
+    let r = ReceiptCode::generate().reply_recipient().to_string();
+    let rep = report("Kunci baru", &r, vec![]);
+    let case = CaseBuild::new(
+        "case-1",
+        &r,
+        report_objects(&[parse_recipient(&recipient).unwrap()], &rep, &[]),
+    );
+    let bundle_path = write(dir.path(), "b.tar", &bundle(&[case], &[]));
+    let pw = write(dir.path(), "pw.txt", format!("{generated}\n").as_bytes());
+    common::run([
+        "open".as_ref(),
+        bundle_path.as_os_str(),
+        "--identity".as_ref(),
+        key.as_os_str(),
+        "--passphrase-file".as_ref(),
+        pw.as_os_str(),
+        "--out".as_ref(),
+        dir.path().join("out").as_os_str(),
+    ])
+    .success();
 }
