@@ -1,4 +1,4 @@
-//! PADMÉ padding (PROTOCOL.md §4): hides the exact size of every encrypted
+//! PADMÉ padding (PROTOCOL.md §3.1): hides the exact size of every encrypted
 //! object while costing at most about 12% (the bound is 1/(2·S), S ≥ 5 for
 //! anything over 256 bytes).
 //!

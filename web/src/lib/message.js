@@ -1,4 +1,4 @@
-// The JSON documents that get encrypted (docs/PROTOCOL.md §3): report,
+// The JSON documents that get encrypted (docs/PROTOCOL.md §4): report,
 // follow-up, reply. No timestamp, time zone or device detail ever goes in.
 
 import { padme } from "./padme.js";

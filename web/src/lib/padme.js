@@ -1,4 +1,4 @@
-// PADMÉ padding lengths (docs/PROTOCOL.md §4; crates/wbs-protocol/src/padding.rs).
+// PADMÉ padding lengths (docs/PROTOCOL.md §3.1; crates/wbs-protocol/src/padding.rs).
 // For L ≥ 2: E = ⌊log2 L⌋, S = ⌊log2 E⌋ + 1, mask = 2^(E−S) − 1,
 // padded = (L + mask) & ~mask. BigInt keeps it exact past 2^31 and 2^53.
 

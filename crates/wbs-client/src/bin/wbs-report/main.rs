@@ -146,18 +146,25 @@ fn read_message(path: &Path) -> Result<String, Failure> {
         .map_err(|_| Failure::Error(format!("the message in {shown} is not UTF-8 text")))
 }
 
-/// Parses the receipt code (`-`: the first line of standard input) before
-/// any request, so a typo is caught here.
+/// Parses the receipt code (`-`: the first line of standard input, or a
+/// prompt that does not echo when standard input is a terminal) before any
+/// request, so a typo is caught here.
 fn read_receipt(arg: &str) -> Result<ReceiptCode, Failure> {
-    let text = if arg == "-" {
-        let mut line = String::new();
+    use std::io::IsTerminal;
+    let text = if arg == "-" && io::stdin().is_terminal() {
+        zeroize::Zeroizing::new(
+            rpassword::prompt_password("Kode tanda terima / Receipt code: ")
+                .map_err(|e| Failure::Error(format!("cannot read the receipt code: {e}")))?,
+        )
+    } else if arg == "-" {
+        let mut line = zeroize::Zeroizing::new(String::new());
         io::stdin()
             .lock()
             .read_line(&mut line)
             .map_err(|e| Failure::Error(format!("cannot read the receipt code: {e}")))?;
         line
     } else {
-        arg.to_string()
+        zeroize::Zeroizing::new(arg.to_string())
     };
     ReceiptCode::parse(&text).map_err(|e| Failure::Error(format!("invalid receipt code: {e}")))
 }
