@@ -36,6 +36,8 @@ pub enum PassphraseSource<'a> {
     Terminal,
     /// The first line of this file.
     File(&'a Path),
+    /// Already asked for, by the desktop workbench's unlock screen.
+    Given(&'a SecretString),
 }
 
 /// Why an object could not be decrypted.
@@ -70,6 +72,7 @@ impl Keyring {
         let text = if bytes.starts_with(AGE_MAGIC) {
             let passphrase = match passphrase {
                 PassphraseSource::File(f) => crate::passphrase::from_file(f)?,
+                PassphraseSource::Given(p) => p.clone(),
                 PassphraseSource::Terminal => crate::passphrase::prompt(&format!(
                     "Passphrase for identity file {}: ",
                     path.display()

@@ -33,15 +33,109 @@ const ID_ALPHABET: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
 
 /// Runs `reply` and returns the line to print.
 pub fn run(args: &ReplyArgs) -> Result<String> {
-    let case = CaseDir::existing(&args.case)?;
-    let (reporter, inspectorate) = load_recipients(
-        &case,
-        args.recipients.as_deref(),
-        args.trust_server_recipients,
-    )?;
     let body = read_message(&args.message)?;
+    let written = write_reply(&ReplyRequest {
+        case: &args.case,
+        body: &body,
+        status: args.status,
+        out: &args.out,
+        recipients: args.recipients.as_deref(),
+        trust_server_recipients: args.trust_server_recipients,
+    })?;
+    if !written.authenticated {
+        eprintln!(
+            "wbs-inspect: warning: case {}: the report carries no thread key (it was sent by an \
+             older client), so this reply cannot be authenticated; the reporter's current \
+             clients will withhold its text",
+            written.case_id
+        );
+    }
+    let status = match args.status {
+        Some(s) => format!(" and status {s}"),
+        None => String::new(),
+    };
+    let items = written.items;
+    Ok(format!(
+        "added reply {}{status} for case {} to {} ({} in the bundle)",
+        written.item_id,
+        written.case_id,
+        args.out.display(),
+        if items == 1 {
+            "1 item".to_string()
+        } else {
+            format!("{items} items")
+        }
+    ))
+}
 
-    let mut bundle = load_bundle(&args.out)?;
+/// One reply to write: what the command line's flags say, or what the
+/// desktop workbench's answer form holds.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplyRequest<'a> {
+    /// The case folder written by `open`.
+    pub case: &'a Path,
+    /// The reply text.
+    pub body: &'a str,
+    /// The new status, if it changes.
+    pub status: Option<Status>,
+    /// The reply bundle to create, or to add to if it exists.
+    pub out: &'a Path,
+    /// A trusted local list of inspectorate `.pub` files (`--recipients`).
+    pub recipients: Option<&'a Path>,
+    /// Also encrypt to the keys the server listed (`--trust-server-recipients`).
+    pub trust_server_recipients: bool,
+}
+
+/// A reply added to a bundle.
+#[derive(Debug, Clone)]
+pub struct Written {
+    /// The new item's id.
+    pub item_id: String,
+    /// The case answered.
+    pub case_id: String,
+    /// Items in the bundle now.
+    pub items: usize,
+    /// Whether the reply carries the thread authenticator (PROTOCOL.md
+    /// §4.4); `false` for a report from a client older than authenticated
+    /// threads, whose current clients will withhold the text.
+    pub authenticated: bool,
+    /// Whom it is encrypted to: the reporter first, then the inspectorate.
+    pub recipients: Vec<String>,
+}
+
+/// Whom a reply to the case in `case` would be encrypted to, the reporter
+/// first, then the inspectorate: what [`write_reply`] will use, for showing
+/// before it is written.
+pub fn reply_recipients(
+    case: &Path,
+    trusted: Option<&Path>,
+    trust_server: bool,
+) -> Result<Vec<String>> {
+    let case = CaseDir::existing(case)?;
+    let (reporter, inspectorate) = load_recipients(&case, trusted, trust_server)?;
+    let mut out = vec![reporter.to_string()];
+    out.extend(inspectorate.iter().map(|r| r.to_string()));
+    Ok(out)
+}
+
+/// Encrypts one reply into a reply bundle (created, or extended if it is
+/// one this tool wrote) and records it in the case's `thread/`.
+pub fn write_reply(req: &ReplyRequest<'_>) -> Result<Written> {
+    let args = req;
+    let case = CaseDir::existing(req.case)?;
+    let (reporter, inspectorate) =
+        load_recipients(&case, req.recipients, req.trust_server_recipients)?;
+    if req.body.len() as u64 > MAX_BODY_LEN {
+        return Err(Error::Usage(format!(
+            "the message is longer than {MAX_BODY_LEN} bytes"
+        )));
+    }
+    if req.body.trim().is_empty() {
+        return Err(Error::Usage("the message is empty".into()));
+    }
+    let body = Zeroizing::new(req.body.to_string());
+
+    let mut bundle = load_bundle(args.out)?;
     let item_id = loop {
         let id = new_item_id();
         if !bundle.manifest.items.iter().any(|i| i.id == id) {
@@ -82,7 +176,7 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
     let mut tmp = TempFile::new_in(out_dir)?;
     bundle
         .write(&mut tmp)
-        .map_err(|e| Error::write(&args.out, io::Error::other(e.to_string())))?;
+        .map_err(|e| Error::write(args.out, io::Error::other(e.to_string())))?;
 
     let today = wbs_protocol::date::today_utc();
     let record = sent_record(
@@ -92,7 +186,7 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
         args.status,
         &body,
         &recipients.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-        &args.out,
+        args.out,
     );
     let thread = case.thread_dir();
     case.ensure(&thread)?;
@@ -102,7 +196,7 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
         .map_err(|e| Error::write(record_tmp.path(), e))?;
 
     if bundle.manifest.items.len() == 1 {
-        match tmp.persist_new(&args.out) {
+        match tmp.persist_new(args.out) {
             Ok(Placed::Written) => {}
             Ok(Placed::AlreadyThere) | Err(Error::Exists(_)) => {
                 return Err(Error::Usage(format!(
@@ -114,34 +208,18 @@ pub fn run(args: &ReplyArgs) -> Result<String> {
         }
     } else {
         // The bundle is the tool's own file and was just read and checked.
-        tmp.replace(&args.out)?;
+        tmp.replace(args.out)?;
     }
     let record_path = case.thread_file(&sent_reply_stem(&today, &item_id), ".md");
     record_tmp.persist_new(&record_path)?;
 
-    if !authenticated {
-        eprintln!(
-            "wbs-inspect: warning: case {}: the report carries no thread key (it was sent by an \
-             older client), so this reply cannot be authenticated; the reporter's current \
-             clients will withhold its text",
-            case.id()
-        );
-    }
-    let status = match args.status {
-        Some(s) => format!(" and status {s}"),
-        None => String::new(),
-    };
-    let items = bundle.manifest.items.len();
-    Ok(format!(
-        "added reply {item_id}{status} for case {} to {} ({} in the bundle)",
-        case.id(),
-        args.out.display(),
-        if items == 1 {
-            "1 item".to_string()
-        } else {
-            format!("{items} items")
-        }
-    ))
+    Ok(Written {
+        item_id,
+        case_id: case.id().to_string(),
+        items: bundle.manifest.items.len(),
+        authenticated,
+        recipients: recipients.iter().map(|r| r.to_string()).collect(),
+    })
 }
 
 /// The reply document, authenticated with the thread key from inside the

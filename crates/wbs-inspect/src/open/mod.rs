@@ -49,16 +49,24 @@ pub fn run(args: &OpenArgs) -> Result<String> {
         None => PassphraseSource::Terminal,
     };
     let keyring = Keyring::load(&args.identity, source)?;
-    let bundle = File::open(&args.bundle).map_err(|e| Error::read(&args.bundle, e))?;
+    let stats = open_bundle(&args.bundle, &keyring, &args.out)?;
+    Ok(summary(&stats, &args.out))
+}
+
+/// Decrypts the export bundle at `bundle` with `keyring` into `out` (one
+/// folder per case, merged with what an earlier bundle left there). The
+/// command line and the desktop workbench both open bundles through this.
+pub fn open_bundle(bundle_path: &Path, keyring: &Keyring, out: &Path) -> Result<Stats> {
+    let bundle = File::open(bundle_path).map_err(|e| Error::read(bundle_path, e))?;
     if bundle.metadata().map(|m| m.is_dir()).unwrap_or(false) {
         return Err(Error::Usage(format!(
             "{} is a folder, not a bundle",
-            args.bundle.display()
+            bundle_path.display()
         )));
     }
-    ensure_dir(&args.out)?;
+    ensure_dir(out)?;
 
-    let mut opener = Opener::new(&args.out, &keyring);
+    let mut opener = Opener::new(out, keyring);
     let read = read_export(
         BufReader::with_capacity(256 * 1024, bundle),
         &Limits::EXPORT,
@@ -72,12 +80,11 @@ pub fn run(args: &OpenArgs) -> Result<String> {
         // The visitor keeps its own, more precise error; wbs-protocol only
         // sees a summary of it.
         return Err(opener.take_failure().unwrap_or(Error::Bundle {
-            path: args.bundle.clone(),
+            path: bundle_path.to_path_buf(),
             source,
         }));
     }
-    let stats = opener.finish()?;
-    Ok(summary(&stats, &args.out))
+    opener.finish()
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
