@@ -313,6 +313,7 @@ mod tests {
             reply_recipient: c.recipients[0].clone(),
             contact: None,
             thread_key: None,
+            channel: None,
         };
         let msg = check_document_len("report", &report)
             .unwrap_err()

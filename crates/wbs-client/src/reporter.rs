@@ -35,6 +35,9 @@ use crate::{ClientError, Progress};
 /// under a minute); anything harder is a misconfigured or hostile server.
 pub const MAX_POW_DIFFICULTY: u8 = 28;
 
+/// The report's `channel` (PROTOCOL.md §4.1): the command-line client.
+pub const CHANNEL: &str = "cli";
+
 /// A stored submission.
 pub struct Submitted {
     /// The receipt code: the reporter's only key to the case. It cannot be
@@ -248,6 +251,9 @@ impl Client {
             attachments: placeholder_attachments(&planned),
             reply_recipient: reply_recipient.clone(),
             thread_key: Some(code.thread_key().to_base64url().to_string()),
+            // Tells the inspectorate, inside the encryption, that `wbs-report`
+            // sent it (statistics per channel); nothing about the device.
+            channel: Some(CHANNEL.into()),
             contact: input
                 .contact
                 .as_deref()

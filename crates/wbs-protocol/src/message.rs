@@ -90,6 +90,12 @@ pub struct Report {
     /// reports from clients older than authenticated threads.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread_key: Option<String>,
+    /// Which client sent the report: `web` (the browser) or `cli`
+    /// (`wbs-report`). Only the inspectorate sees it, inside the
+    /// encryption; it feeds the statistics per channel. Absent in reports
+    /// from older clients: readers treat that as `unknown`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
 }
 
 impl Report {
@@ -270,6 +276,7 @@ mod tests {
                     .to_base64url()
                     .to_string(),
             ),
+            channel: Some("cli".into()),
         };
         let ct = report.seal(&[id.to_public()]).unwrap();
         let back = Report::open(&id, &ct).unwrap();

@@ -289,6 +289,7 @@ proptest! {
             reply_recipient: code.reply_recipient().to_string(),
             contact,
             thread_key: Some(code.thread_key().to_base64url().to_string()),
+            channel: None,
         };
         let ct = report.seal(&[id.to_public()]).unwrap();
         prop_assert_eq!(Report::open(&id, &ct).unwrap(), report.clone());

@@ -343,6 +343,7 @@ pub fn report_object(
         reply_recipient: code.reply_recipient().to_string(),
         contact: None,
         thread_key: None,
+        channel: None,
     }
     .seal(recipients)
     .unwrap()

@@ -177,6 +177,7 @@ pub fn report(title: &str, reply_recipient: &str, attachments: Vec<AttachmentMet
         reply_recipient: reply_recipient.into(),
         contact: None,
         thread_key: None,
+        channel: None,
     }
 }
 
