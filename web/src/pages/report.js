@@ -122,6 +122,9 @@ export function initReport(config) {
       contact: contact.value,
       threadKey: wireKey,
     });
+    // Which client sent it (docs/PROTOCOL.md §4.1): seen only by the
+    // inspectorate, inside the encryption, for its figures per channel.
+    doc.channel = "web";
     const plain = encodePadded(doc);
     if (plain.length > MAX_DOCUMENT_LEN) throw new UserError("error.too_long");
     const report = await encryptBytes(config.recipients, plain);
