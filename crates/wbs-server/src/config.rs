@@ -33,6 +33,18 @@ pub struct Settings {
     pub pow: PowSettingsFile,
     /// Retention of closed cases.
     pub retention: RetentionSettings,
+    /// Who may use the investigators' desk.
+    pub desk: DeskSettings,
+}
+
+/// Who may use the investigators' desk (pages and bearer API).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeskSettings {
+    /// Refuse every token without a TOTP second factor, on the desk pages
+    /// and the bearer API alike (`crate::totp::check_login`). Off by
+    /// default; a token with TOTP enrolled needs its code either way.
+    pub require_totp: bool,
 }
 
 /// A category in the configuration file.
@@ -121,6 +133,7 @@ impl Default for Settings {
             limits: LimitSettings::default(),
             pow: PowSettingsFile::default(),
             retention: RetentionSettings::default(),
+            desk: DeskSettings::default(),
         }
     }
 }
@@ -352,6 +365,18 @@ mod tests {
         assert!(s
             .apply_env(|k| (k == "WBS_LISTEN").then(|| "nope".into()))
             .is_err());
+    }
+
+    #[test]
+    fn require_totp_is_off_unless_set() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wbs.toml");
+        std::fs::write(&p, "organization = \"X\"\n").unwrap();
+        assert!(!Settings::from_file(&p).unwrap().desk.require_totp);
+        std::fs::write(&p, "[desk]\nrequire_totp = true\n").unwrap();
+        assert!(Settings::from_file(&p).unwrap().desk.require_totp);
+        std::fs::write(&p, "[desk]\nrequire_topt = true\n").unwrap();
+        assert!(Settings::from_file(&p).is_err());
     }
 
     #[test]

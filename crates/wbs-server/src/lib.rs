@@ -32,6 +32,7 @@ pub mod routes;
 pub mod security;
 pub mod state;
 pub mod tokens;
+pub mod totp;
 pub mod upload;
 
 use std::future::Future;

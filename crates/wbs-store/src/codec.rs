@@ -9,7 +9,7 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionError;
 
 use crate::error::StoreError;
-use crate::records::{hex32, CaseRecord};
+use crate::records::{hex32, CaseRecord, TotpRecord};
 
 /// Key of a sequence number (objects, audit entries).
 pub(crate) fn seq_key(seq: u64) -> [u8; 8] {
@@ -80,6 +80,9 @@ pub(crate) struct AppliedItem {
 pub(crate) struct StoredToken {
     pub name: String,
     pub created_on: String,
+    /// Absent in records written before TOTP existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<TotpRecord>,
 }
 
 #[cfg(test)]

@@ -87,6 +87,10 @@ pub struct TokenEntry {
     pub name: String,
     /// The date it was added.
     pub created_on: String,
+    /// Its TOTP second factor (sealed secret, last accepted step), if
+    /// enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub totp: Option<crate::records::TotpRecord>,
 }
 
 fn bad(msg: String) -> StoreError {

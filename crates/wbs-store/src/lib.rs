@@ -87,7 +87,8 @@ pub use error::StoreError;
 pub use ids::{is_blob_id, is_case_id, BlobId, CaseId, BLOB_ID_LEN, CASE_ID_LEN};
 pub use layout::{FORMAT_VERSION, MARKER_FILE};
 pub use records::{
-    AuditEntry, CaseRecord, ImportItem, ObjectKind, ObjectRecord, ReplyRecord, TokenInfo,
+    AuditEntry, CaseRecord, DigestState, ImportItem, ObjectKind, ObjectRecord, ReplyRecord,
+    TokenAuth, TokenInfo, TotpRecord,
 };
 pub use sled_store::{Restore, SledStore};
 pub use store::Store;

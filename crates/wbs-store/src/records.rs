@@ -128,6 +128,48 @@ pub struct TokenInfo {
     pub name: String,
     /// The date it was added.
     pub created_on: String,
+    /// Whether a TOTP second factor is enrolled for it.
+    #[serde(default)]
+    pub totp: bool,
+}
+
+/// A token's TOTP second factor, as stored.
+///
+/// The TOTP secret is never stored in the clear: `sealed` is whatever the
+/// server made of it (wbs-server seals it with a key derived from the
+/// token itself, so the store alone cannot compute codes). The store only
+/// keeps it and enforces that time steps only go up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TotpRecord {
+    /// The sealed secret, opaque to the store (hex in JSON).
+    #[serde(with = "hexbytes")]
+    pub sealed: Vec<u8>,
+    /// The last TOTP time step accepted for this token (0: none yet). Only
+    /// a later step is ever accepted, so each code works once, also across
+    /// restarts and restores.
+    pub last_step: u64,
+}
+
+/// What the server needs to authenticate a token: its name and second
+/// factor, if any.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenAuth {
+    /// The token's name.
+    pub name: String,
+    /// Its TOTP second factor, if enrolled.
+    pub totp: Option<TotpRecord>,
+}
+
+/// State of the daily digest (wbs-server): how far the last digest
+/// counted. Dates only, never a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DigestState {
+    /// The object `seq` the last digest counted up to.
+    pub cursor: u64,
+    /// The UTC date the last digest was sent (empty: never).
+    pub sent_on: String,
 }
 
 /// One line of the audit log of desk actions.
@@ -167,6 +209,32 @@ pub(crate) mod hex32 {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u8; 32], D::Error> {
         let s = String::deserialize(d)?;
         wbs_protocol::parse_sha256_hex(&s).ok_or_else(|| D::Error::custom("expected 64 hex digits"))
+    }
+}
+
+/// Bytes as lower-case hex in JSON.
+pub(crate) mod hexbytes {
+    use serde::{de::Error, Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&wbs_protocol::hex(bytes))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        let s = String::deserialize(d)?;
+        let digit = |c: u8| (c as char).to_digit(16);
+        if s.len() % 2 != 0 {
+            return Err(D::Error::custom("expected an even number of hex digits"));
+        }
+        s.as_bytes()
+            .chunks(2)
+            .map(|p| match (digit(p[0]), digit(p[1])) {
+                (Some(h), Some(l)) if !p.iter().any(u8::is_ascii_uppercase) => {
+                    Ok((h * 16 + l) as u8)
+                }
+                _ => Err(D::Error::custom("expected lower-case hex digits")),
+            })
+            .collect()
     }
 }
 
@@ -214,6 +282,21 @@ mod tests {
         assert_eq!(serde_json::from_str::<ObjectRecord>(&json).unwrap(), rec);
         let bad = json.replace(&"ab".repeat(32), &"zz".repeat(32));
         assert!(serde_json::from_str::<ObjectRecord>(&bad).is_err());
+    }
+
+    #[test]
+    fn totp_records_keep_their_sealed_bytes_as_hex() {
+        let rec = TotpRecord {
+            sealed: vec![0x00, 0xab, 0xff],
+            last_step: 7,
+        };
+        let json = serde_json::to_string(&rec).unwrap();
+        assert_eq!(json, r#"{"sealed":"00abff","last_step":7}"#);
+        assert_eq!(serde_json::from_str::<TotpRecord>(&json).unwrap(), rec);
+        for bad in ["0", "zz", "AB"] {
+            let json = format!(r#"{{"sealed":"{bad}","last_step":7}}"#);
+            assert!(serde_json::from_str::<TotpRecord>(&json).is_err(), "{bad}");
+        }
     }
 
     #[test]

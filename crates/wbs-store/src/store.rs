@@ -5,7 +5,9 @@ use wbs_protocol::Status;
 use crate::blob::{BlobSink, StagedBlob};
 use crate::dump::StoreSnapshot;
 use crate::error::StoreError;
-use crate::records::{AuditEntry, CaseRecord, ImportItem, ObjectRecord, TokenInfo};
+use crate::records::{
+    AuditEntry, CaseRecord, DigestState, ImportItem, ObjectRecord, TokenAuth, TokenInfo,
+};
 
 /// Everything the server needs from storage.
 ///
@@ -121,6 +123,47 @@ pub trait Store: Send + Sync {
     /// This is a lookup by hash, not a comparison of secrets: learning
     /// anything from its timing would need a SHA-256 preimage.
     fn token_name(&self, token_hash: &[u8; 32]) -> Result<Option<String>, StoreError>;
+
+    /// Registers a token like [`add_token`](Store::add_token), with a
+    /// sealed TOTP secret if `totp_sealed` is given (its last accepted
+    /// step starts at 0); one transaction, so a token never exists without
+    /// the second factor it was made with.
+    fn add_token_with_totp(
+        &self,
+        name: &str,
+        token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError>;
+
+    /// The name and second factor of the token whose secret hashes to
+    /// `token_hash`, if any (a lookup by hash, as in
+    /// [`token_name`](Store::token_name)).
+    fn token_auth(&self, token_hash: &[u8; 32]) -> Result<Option<TokenAuth>, StoreError>;
+
+    /// Enrols, replaces (`Some`) or removes (`None`) the TOTP secret of the
+    /// token called `name`, whose hash must be `token_hash` (whoever asks
+    /// proves they hold the token). Replacing starts its last accepted step
+    /// at 0 again. [`StoreError::NotFound`] if `name` has no token or the
+    /// hash is not its hash (the same answer for both).
+    fn set_token_totp(
+        &self,
+        name: &str,
+        token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError>;
+
+    /// Records that TOTP time step `step` was used by the token hashing to
+    /// `token_hash`: `true` (and durable) if `step` is above the last one
+    /// accepted, `false` otherwise (a replayed or older code), in one
+    /// transaction so two racing logins with the same code cannot both
+    /// win. [`StoreError::NotFound`] if the token has no TOTP enrolled.
+    fn accept_totp_step(&self, token_hash: &[u8; 32], step: u64) -> Result<bool, StoreError>;
+
+    /// The daily digest's state (default: never sent, cursor 0).
+    fn digest_state(&self) -> Result<DigestState, StoreError>;
+
+    /// Stores the daily digest's state, durably. `sent_on` must be a date.
+    fn set_digest_state(&self, state: &DigestState) -> Result<(), StoreError>;
 
     /// Appends a line to the audit log, dated today (UTC), never timed.
     fn audit(&self, actor: &str, action: &str, detail: &str) -> Result<(), StoreError>;

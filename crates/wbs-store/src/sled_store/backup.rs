@@ -99,6 +99,7 @@ impl SledStore {
                 token_hash: hash32(&key, "tokens")?,
                 name: token.name,
                 created_on: token.created_on,
+                totp: token.totp,
             });
         }
         for value in t.audit.iter().values() {
@@ -261,6 +262,7 @@ impl Restore {
             let record = to_json(&StoredToken {
                 name: token.name.clone(),
                 created_on: token.created_on.clone(),
+                totp: token.totp.clone(),
             })?;
             t.tokens.insert(token.token_hash, record)?;
             t.token_names

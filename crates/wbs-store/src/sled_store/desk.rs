@@ -5,10 +5,10 @@ use sled::transaction::ConflictableTransactionResult;
 use sled::Transactional;
 use wbs_protocol::date::today_utc;
 
-use super::{SledStore, META_LAST_AUDIT};
+use super::{SledStore, META_DIGEST, META_LAST_AUDIT};
 use crate::codec::{abort, from_json, read_u64, seq_key, to_json, StoredToken};
 use crate::error::StoreError;
-use crate::records::{AuditEntry, TokenInfo};
+use crate::records::{check_date, AuditEntry, DigestState, TokenAuth, TokenInfo, TotpRecord};
 
 /// How many expired challenge ids one `spend_pow` call prunes at most, so
 /// that a backlog never makes a single submission slow.
@@ -44,12 +44,17 @@ impl SledStore {
         &self,
         name: &str,
         token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
         self.writable()?;
         check_token_name(name)?;
         let record = to_json(&StoredToken {
             name: name.to_owned(),
             created_on: today_utc(),
+            totp: totp_sealed.map(|sealed| TotpRecord {
+                sealed,
+                last_step: 0,
+            }),
         })?;
         let commit = self.commit_guard();
         let t = &self.trees;
@@ -82,6 +87,7 @@ impl SledStore {
             out.push(TokenInfo {
                 name: t.name,
                 created_on: t.created_on,
+                totp: t.totp.is_some(),
             });
         }
         out.sort_by(|a, b| a.name.cmp(&b.name));
@@ -114,6 +120,107 @@ impl SledStore {
             Some(value) => Ok(Some(from_json::<StoredToken>(&value, "tokens")?.name)),
             None => Ok(None),
         }
+    }
+
+    pub(super) fn token_auth_impl(
+        &self,
+        token_hash: &[u8; 32],
+    ) -> Result<Option<TokenAuth>, StoreError> {
+        match self.trees.tokens.get(token_hash)? {
+            Some(value) => {
+                let t: StoredToken = from_json(&value, "tokens")?;
+                Ok(Some(TokenAuth {
+                    name: t.name,
+                    totp: t.totp,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub(super) fn set_token_totp_impl(
+        &self,
+        name: &str,
+        token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        let commit = self.commit_guard();
+        let t = &self.trees;
+        let result = (&t.tokens, &t.token_names).transaction(
+            |(tokens, names)| -> ConflictableTransactionResult<(), StoreError> {
+                match names.get(name.as_bytes())? {
+                    Some(hash) if hash.as_ref() == token_hash.as_slice() => {}
+                    _ => return Err(abort(StoreError::NotFound)),
+                }
+                let Some(value) = tokens.get(token_hash)? else {
+                    return Err(abort(StoreError::NotFound));
+                };
+                let mut record: StoredToken = from_json(&value, "tokens").map_err(abort)?;
+                record.totp = totp_sealed.clone().map(|sealed| TotpRecord {
+                    sealed,
+                    last_step: 0,
+                });
+                tokens.insert(&token_hash[..], to_json(&record).map_err(abort)?)?;
+                Ok(())
+            },
+        );
+        drop(commit);
+        self.tx_result(result)?;
+        self.sync()
+    }
+
+    pub(super) fn accept_totp_step_impl(
+        &self,
+        token_hash: &[u8; 32],
+        step: u64,
+    ) -> Result<bool, StoreError> {
+        self.writable()?;
+        let commit = self.commit_guard();
+        let result = self.trees.tokens.transaction(
+            |tokens| -> ConflictableTransactionResult<bool, StoreError> {
+                let Some(value) = tokens.get(token_hash)? else {
+                    return Err(abort(StoreError::NotFound));
+                };
+                let mut record: StoredToken = from_json(&value, "tokens").map_err(abort)?;
+                let Some(totp) = record.totp.as_mut() else {
+                    return Err(abort(StoreError::NotFound));
+                };
+                if step <= totp.last_step {
+                    return Ok(false);
+                }
+                totp.last_step = step;
+                tokens.insert(&token_hash[..], to_json(&record).map_err(abort)?)?;
+                Ok(true)
+            },
+        );
+        drop(commit);
+        let accepted = self.tx_result(result)?;
+        if accepted {
+            // A step a crash could forget would let its code be used twice.
+            self.sync()?;
+        }
+        Ok(accepted)
+    }
+
+    pub(super) fn digest_state_impl(&self) -> Result<DigestState, StoreError> {
+        match self.trees.meta.get(META_DIGEST)? {
+            Some(v) => from_json(&v, "meta digest"),
+            None => Ok(DigestState::default()),
+        }
+    }
+
+    pub(super) fn set_digest_state_impl(&self, state: &DigestState) -> Result<(), StoreError> {
+        self.writable()?;
+        if !state.sent_on.is_empty() {
+            check_date("digest sent_on", &state.sent_on)?;
+        }
+        let value = to_json(state)?;
+        let commit = self.commit_guard();
+        let result = self.trees.meta.insert(META_DIGEST, value);
+        drop(commit);
+        result?;
+        self.sync()
     }
 
     pub(super) fn audit_impl(

@@ -26,13 +26,17 @@ use crate::error::StoreError;
 use crate::group_sync::GroupSync;
 use crate::ids::BlobId;
 use crate::layout::{sweep, Layout, FORMAT_VERSION};
-use crate::records::{AuditEntry, CaseRecord, ImportItem, ObjectRecord, TokenInfo};
+use crate::records::{
+    AuditEntry, CaseRecord, DigestState, ImportItem, ObjectRecord, TokenAuth, TokenInfo,
+};
 use crate::store::Store;
 
 /// `meta` keys.
 const META_FORMAT: &[u8] = b"format";
 const META_LAST_SEQ: &[u8] = b"last_seq";
 const META_LAST_AUDIT: &[u8] = b"last_audit_seq";
+/// The daily digest's state (`DigestState`, JSON).
+const META_DIGEST: &[u8] = b"digest";
 
 /// The sled trees. Values are serde_json unless said otherwise.
 struct Trees {
@@ -621,7 +625,41 @@ impl Store for SledStore {
     }
 
     fn add_token(&self, name: &str, token_hash: [u8; 32]) -> Result<(), StoreError> {
-        self.add_token_impl(name, token_hash)
+        self.add_token_impl(name, token_hash, None)
+    }
+
+    fn add_token_with_totp(
+        &self,
+        name: &str,
+        token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.add_token_impl(name, token_hash, totp_sealed)
+    }
+
+    fn token_auth(&self, token_hash: &[u8; 32]) -> Result<Option<TokenAuth>, StoreError> {
+        self.token_auth_impl(token_hash)
+    }
+
+    fn set_token_totp(
+        &self,
+        name: &str,
+        token_hash: [u8; 32],
+        totp_sealed: Option<Vec<u8>>,
+    ) -> Result<(), StoreError> {
+        self.set_token_totp_impl(name, token_hash, totp_sealed)
+    }
+
+    fn accept_totp_step(&self, token_hash: &[u8; 32], step: u64) -> Result<bool, StoreError> {
+        self.accept_totp_step_impl(token_hash, step)
+    }
+
+    fn digest_state(&self) -> Result<DigestState, StoreError> {
+        self.digest_state_impl()
+    }
+
+    fn set_digest_state(&self, state: &DigestState) -> Result<(), StoreError> {
+        self.set_digest_state_impl(state)
     }
 
     fn list_tokens(&self) -> Result<Vec<TokenInfo>, StoreError> {
