@@ -61,13 +61,68 @@ pub struct LoadWarning {
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     /// The folder itself cannot be listed.
-    #[error("cannot read the folder {path}: {source}")]
+    #[error("cannot read the folder {}: {source}", .path.display())]
     Folder {
         /// The folder.
         path: PathBuf,
         /// Why.
         source: std::io::Error,
     },
+    /// The policy file cannot be read.
+    #[error("cannot read the policy file {}: {message}", .path.display())]
+    PolicyFile {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        message: String,
+    },
+    /// The policy file is not valid.
+    #[error("{}: {source}", .path.display())]
+    Policy {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: crate::policy::PolicyError,
+    },
+}
+
+/// The name of the policy file kept in a case book's folder.
+pub const POLICY_FILE: &str = "policy.toml";
+
+/// Largest policy file read.
+const MAX_POLICY: u64 = 1 << 20;
+
+/// The deadline policy for the case book in `dir`: the file `explicit` if
+/// given, otherwise `dir/policy.toml` if there is one, otherwise the
+/// defaults ([`Policy::default`]). Returns the file it was read from.
+pub fn load_policy(
+    dir: &Path,
+    explicit: Option<&Path>,
+) -> Result<(Policy, Option<PathBuf>), LoadError> {
+    let path = match explicit {
+        Some(p) => p.to_path_buf(),
+        None => dir.join(POLICY_FILE),
+    };
+    let bytes = match read_limited(&path, MAX_POLICY) {
+        Ok(Some(b)) => b,
+        Ok(None) if explicit.is_none() => return Ok((Policy::default(), None)),
+        Ok(None) => {
+            return Err(LoadError::PolicyFile {
+                path,
+                message: "no such file".into(),
+            })
+        }
+        Err(message) => return Err(LoadError::PolicyFile { path, message }),
+    };
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::PolicyFile {
+        path: path.clone(),
+        message: "it is not UTF-8 text".into(),
+    })?;
+    let policy = Policy::from_toml(&text).map_err(|source| LoadError::Policy {
+        path: path.clone(),
+        source,
+    })?;
+    Ok((policy, Some(path)))
 }
 
 /// A status change, as the server recorded it.

@@ -27,6 +27,9 @@ pub mod stats;
 
 pub use clocks::{clocks, CaseFacts, ClockState, Clocks};
 pub use day::Day;
-pub use folders::{Attachment, Case, CaseBook, FollowUpEntry, LoadError, LoadWarning, SentReply};
+pub use folders::{
+    load_policy, Attachment, Case, CaseBook, FollowUpEntry, LoadError, LoadWarning, SentReply,
+    StatusChange,
+};
 pub use policy::{DayKind, Holiday, Policy, PolicyError};
 pub use stats::{Stats, StatsCase};

@@ -299,3 +299,20 @@ fn a_missing_folder_is_an_error_an_empty_one_is_an_empty_book() {
     let book = CaseBook::load(tmp.path()).unwrap();
     assert!(book.cases.is_empty() && book.warnings.is_empty());
 }
+
+#[test]
+fn the_policy_comes_from_the_folder_or_the_flag() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (p, from) = wbs_casebook::load_policy(tmp.path(), None).unwrap();
+    assert_eq!((p, from), (Policy::default(), None));
+    write(&tmp.path().join("policy.toml"), "acknowledge_days = 5");
+    let (p, from) = wbs_casebook::load_policy(tmp.path(), None).unwrap();
+    assert_eq!(p.acknowledge_days, 5);
+    assert_eq!(from, Some(tmp.path().join("policy.toml")));
+    let other = tmp.path().join("other.toml");
+    write(&other, "acknowledge_days = 0");
+    let e = wbs_casebook::load_policy(tmp.path(), Some(&other)).unwrap_err();
+    assert!(e.to_string().contains("acknowledge_days"), "{e}");
+    let e = wbs_casebook::load_policy(tmp.path(), Some(&tmp.path().join("nope.toml"))).unwrap_err();
+    assert!(e.to_string().contains("no such file"), "{e}");
+}
