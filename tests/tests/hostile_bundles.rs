@@ -322,6 +322,54 @@ fn cases() -> Vec<Case> {
             import(f, &t)
         })
         .mentioning("unsafe path"),
+        Case::new("bundle_gnu_long_name_declared_1_tib", invalid, |f| {
+            // The tar crate alone would read a long name of any size into
+            // memory: refused from its header.
+            let reply = reply_object(f);
+            let mut i = item(f, "r1");
+            i.reply = Some(file_entry("r1", &reply));
+            let mut t = RawTar::new().file("replies.json", &manifest(&[i]));
+            t.header(b"././@LongLink", tar::EntryType::GNULongName, 1 << 40, b"");
+            t.0.extend(std::iter::repeat_n(b'a', 64 * 1024));
+            import(f, &t.0)
+        })
+        .mentioning("GNU long name of 1099511627776 bytes"),
+        Case::new("bundle_pax_header_declared_1_tib", invalid, |f| {
+            let mut t = RawTar::new().file("replies.json", &manifest(&[item(f, "r1")]));
+            t.header(b"pax", tar::EntryType::XHeader, 1 << 40, b"");
+            t.0.extend(std::iter::repeat_n(b'a', 64 * 1024));
+            import(f, &t.0)
+        })
+        .mentioning("PAX extended header of 1099511627776 bytes"),
+        Case::new("bundle_pax_size_1_tib", invalid, |f| {
+            // The header says the reply's size; PAX says 1 TiB.
+            let reply = reply_object(f);
+            let mut i = item(f, "r1");
+            i.reply = Some(file_entry("r1", &reply));
+            let record = b"22 size=1099511627776\n";
+            let t = RawTar::new()
+                .file("replies.json", &manifest(&[i]))
+                .entry(b"pax", tar::EntryType::XHeader, record, b"")
+                .file("replies/r1.age", &reply)
+                .finish();
+            import(f, &t)
+        })
+        .mentioning("larger than allowed"),
+        Case::new("bundle_pax_size_smaller_than_header", invalid, |f| {
+            // A reader believing PAX would read what follows the first 16
+            // bytes as further entries.
+            let reply = reply_object(f);
+            let mut i = item(f, "r1");
+            i.reply = Some(file_entry("r1", &reply));
+            let record = b"11 size=16\n";
+            let t = RawTar::new()
+                .file("replies.json", &manifest(&[i]))
+                .entry(b"pax", tar::EntryType::XHeader, record, b"")
+                .file("replies/r1.age", &reply)
+                .finish();
+            import(f, &t)
+        })
+        .mentioning("is not the size in its header"),
         Case::new("bundle_unknown_case_id", invalid, |f| {
             let reply = reply_object(f);
             let mut i = item(f, "k1");

@@ -206,10 +206,14 @@ pub fn read_export<R: Read, V: ExportVisitor>(
 ) -> Result<ExportSummary, BundleError> {
     let mut manifest: Option<ExportManifest> = None;
     let mut expected_cases: HashMap<String, u32> = HashMap::new();
-    let mut cases: HashMap<String, (CaseManifest, HashSet<String>)> = HashMap::new();
+    // Objects must follow their own case.json, before the next case starts,
+    // so only the current case's manifest is held (with the objects it
+    // still expects): memory does not grow with the number of cases.
+    let mut current: Option<(CaseManifest, HashSet<String>)> = None;
+    let mut done: HashSet<String> = HashSet::new();
+    // The first case found incomplete, reported once the bundle is read.
+    let mut incomplete: Option<BundleError> = None;
     let mut summary = ExportSummary::default();
-    // Objects must follow their own case.json, before the next case starts.
-    let mut current_case: Option<String> = None;
 
     read_entries(reader, limits, |path, size, data| {
         let Some(m) = manifest.as_ref() else {
@@ -268,17 +272,22 @@ pub fn read_export<R: Read, V: ExportVisitor>(
                     expected_cases[case_id]
                 )));
             }
+            // The case before is over: everything it listed should have
+            // come (its objects can no longer: they would be unexpected).
+            if let Some((before, missing)) = current.take() {
+                if let Err(e) = complete(&before.id, &missing) {
+                    incomplete.get_or_insert(e);
+                }
+                done.insert(before.id);
+            }
             visitor.case(&case)?;
             summary.cases += 1;
-            current_case = Some(case_id.to_string());
-            cases.insert(case_id.to_string(), (case, pending));
+            current = Some((case, pending));
             return Ok(());
         }
-        if current_case.as_deref() != Some(case_id) {
-            return Err(BundleError::Unexpected(path.to_string()));
-        }
-        let (case, pending) = cases
-            .get_mut(case_id)
+        let (case, pending) = current
+            .as_mut()
+            .filter(|(c, _)| c.id == case_id)
             .ok_or_else(|| BundleError::Unexpected(path.to_string()))?;
         if !pending.remove(inner) {
             return Err(BundleError::Unexpected(path.to_string()));
@@ -314,19 +323,110 @@ pub fn read_export<R: Read, V: ExportVisitor>(
     if manifest.is_none() {
         return Err(BundleError::Manifest("export.json is missing".into()));
     }
-    for id in expected_cases.keys() {
-        match cases.get(id) {
-            None => return Err(BundleError::Incomplete(format!("case {id} is missing"))),
-            Some((_, pending)) if !pending.is_empty() => {
-                let mut missing: Vec<_> = pending.iter().cloned().collect();
-                missing.sort();
-                return Err(BundleError::Incomplete(format!(
-                    "case {id}: missing {}",
-                    missing.join(", ")
-                )));
-            }
-            _ => {}
-        }
+    if let Some(e) = incomplete {
+        return Err(e);
+    }
+    if let Some((last, missing)) = current.take() {
+        complete(&last.id, &missing)?;
+        done.insert(last.id);
+    }
+    let mut absent: Vec<&String> = expected_cases
+        .keys()
+        .filter(|id| !done.contains(*id))
+        .collect();
+    absent.sort();
+    if let Some(id) = absent.first() {
+        return Err(BundleError::Incomplete(format!("case {id} is missing")));
     }
     Ok(summary)
+}
+
+/// Fails if a case's objects did not all come.
+fn complete(id: &str, missing: &HashSet<String>) -> Result<(), BundleError> {
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let mut missing: Vec<_> = missing.iter().cloned().collect();
+    missing.sort();
+    Err(BundleError::Incomplete(format!(
+        "case {id}: missing {}",
+        missing.join(", ")
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Cases(Vec<String>);
+
+    impl ExportVisitor for Cases {
+        fn manifest(&mut self, _: &ExportManifest) -> Result<(), BundleError> {
+            Ok(())
+        }
+        fn case(&mut self, case: &CaseManifest) -> Result<(), BundleError> {
+            self.0.push(case.id.clone());
+            Ok(())
+        }
+        fn object(
+            &mut self,
+            _: &CaseManifest,
+            _: &ObjectEntry,
+            _: &mut dyn Read,
+        ) -> Result<(), BundleError> {
+            Ok(())
+        }
+    }
+
+    fn case(id: &str, objects: Vec<ObjectEntry>) -> CaseManifest {
+        CaseManifest {
+            id: id.into(),
+            received_on: "2026-11-27".into(),
+            status: Status::Received,
+            history: vec![],
+            reply_recipient: "age1x".into(),
+            objects,
+        }
+    }
+
+    /// Only the current case is held, yet a case whose objects did not all
+    /// come is still reported, after the cases that follow it.
+    #[test]
+    fn a_case_missing_objects_is_reported_after_later_cases() {
+        let report = ObjectEntry {
+            path: ObjectKind::Report.path(),
+            kind: ObjectKind::Report,
+            size: 3,
+            sha256: crate::hex(&<sha2::Sha256 as sha2::Digest>::digest(b"abc")),
+            on: "2026-11-27".into(),
+        };
+        let manifest = ExportManifest {
+            format: EXPORT_FORMAT.into(),
+            since: "0".into(),
+            cursor: "1".into(),
+            organization: "x".into(),
+            recipients: vec![],
+            cases: vec![
+                ManifestCase {
+                    id: "c1".into(),
+                    objects: 1,
+                },
+                ManifestCase {
+                    id: "c2".into(),
+                    objects: 0,
+                },
+            ],
+        };
+        let mut w = ExportWriter::new(Vec::new(), &manifest).unwrap();
+        w.case(&case("c1", vec![report])).unwrap();
+        w.case(&case("c2", vec![])).unwrap();
+        let bytes = w.finish().unwrap();
+        let mut seen = Cases(Vec::new());
+        let err = read_export(&bytes[..], &Limits::EXPORT, &mut seen).unwrap_err();
+        assert!(
+            matches!(&err, BundleError::Incomplete(m) if m == "case c1: missing report.age"),
+            "{err}"
+        );
+        assert_eq!(seen.0, ["c1", "c2"]);
+    }
 }
