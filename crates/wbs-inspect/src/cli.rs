@@ -25,6 +25,56 @@ pub enum Command {
     Open(OpenArgs),
     /// Encrypt a reply (and optionally a status change) for a case into a reply bundle.
     Reply(ReplyArgs),
+    /// List every case with its deadlines (acknowledge by, feedback by), the most urgent first.
+    Cases(CasesArgs),
+    /// Write the figures for a period: stats.csv and a printable stats.html.
+    Stats(StatsArgs),
+}
+
+/// `wbs-inspect cases`.
+#[derive(Debug, Args)]
+pub struct CasesArgs {
+    /// The folder `wbs-inspect open --out` decrypted into.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Read the clocks as on this day instead of today (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
+    /// Print a JSON array instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// The deadline policy (TOML); default: DIR/policy.toml if present, else
+    /// the directive's periods in calendar days.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+}
+
+/// `wbs-inspect stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The folder `wbs-inspect open --out` decrypted into.
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// First day of the period (by the day reports were received).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: String,
+    /// Last day of the period, included.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: String,
+    /// Folder to write stats.csv and stats.html into (created if missing);
+    /// existing files are never overwritten.
+    #[arg(long, value_name = "FOLDER")]
+    pub out: PathBuf,
+    /// For publication: counts below the policy's threshold (3) show as
+    /// "< 3", and figures from fewer cases are left out.
+    #[arg(long)]
+    pub publish: bool,
+    /// Read the clocks as on this day instead of today (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<String>,
+    /// The deadline policy (TOML); default: DIR/policy.toml if present.
+    #[arg(long, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
 }
 
 /// `wbs-inspect keygen`.

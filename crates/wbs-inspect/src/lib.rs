@@ -19,10 +19,13 @@
 //!
 //! The library is what the command line and the desktop workbench share:
 //! `open` (decrypt an export bundle into case folders), `reply` (write a
-//! reply bundle), `keygen`, and the case folder layout (`casedir`).
+//! reply bundle), `keygen`, and the case folder layout (`casedir`). The
+//! case list with its deadlines and the statistics (`cases`) are the
+//! `wbs-casebook` crate's, on the command line.
 #![forbid(unsafe_code)]
 
 pub mod casedir;
+pub mod cases;
 pub mod cli;
 pub mod error;
 pub mod fsutil;

@@ -3,7 +3,6 @@
 //! a network).
 #![forbid(unsafe_code)]
 
-
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -11,18 +10,22 @@ use clap::Parser;
 
 use wbs_inspect::cli::{Cli, Command};
 use wbs_inspect::error::{one_line, Error};
-use wbs_inspect::{keygen, open, reply};
+use wbs_inspect::{cases, keygen, open, reply};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
+    // `cases` prints a table (or JSON) of several lines, each made safe for
+    // a terminal as it is built (wbs_inspect::cases).
+    let several_lines = matches!(cli.command, Command::Cases(_));
     match run(cli.command) {
-        Ok(line) => {
+        Ok(text) => {
             // A closed pipe (`wbs-inspect open … | head`) is not a failure.
             // The line names folders and files, which may hold anything.
-            let _ = writeln!(std::io::stdout(), "{}", one_line(&line));
+            let text = if several_lines { text } else { one_line(&text) };
+            let _ = writeln!(std::io::stdout(), "{text}");
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -47,6 +50,8 @@ fn run(command: Command) -> Result<String, Error> {
         }
         Command::Open(args) => open::run(&args),
         Command::Reply(args) => reply::run(&args),
+        Command::Cases(args) => cases::run_cases(&args),
+        Command::Stats(args) => cases::run_stats(&args),
     }
 }
 
