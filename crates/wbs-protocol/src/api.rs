@@ -256,3 +256,7 @@ pub const PART_MESSAGE: &str = "message";
 pub const PART_ATTACHMENT: &str = "attachment";
 /// Response header that carries the next export cursor.
 pub const CURSOR_HEADER: &str = "X-Wbs-Cursor";
+/// Request header that carries a desk token's TOTP code on the bearer API
+/// (six digits; each code is accepted once). Needed when the token has TOTP
+/// enrolled; without it such a request is answered 401 `totp_required`.
+pub const TOTP_HEADER: &str = "X-Wbs-Totp";

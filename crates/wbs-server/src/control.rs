@@ -15,7 +15,9 @@
 //! it could not), and the file belongs to whoever asked for it.
 //!
 //! Protocol: the client sends one line: `backup`, `verify`, `token-list`,
-//! `token-add NAME SHA256-HEX` or `token-revoke NAME`. The server
+//! `token-add NAME SHA256-HEX SEALED`, `token-totp NAME SHA256-HEX SEALED`
+//! or `token-revoke NAME`, where SEALED is a TOTP secret sealed under the
+//! token, in hex, or `-` for none (never the secret or the token). The server
 //! answers with frames, each a type byte, a big-endian `u32` length and
 //! that many bytes:
 //!
@@ -43,9 +45,9 @@ use crate::tokens::TokenOp;
 /// File name of the socket inside the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
-/// Longest request line (`token-add`, a 64-character name and a hash in
-/// hex is the longest).
-const MAX_REQUEST: usize = 256;
+/// Longest request line (`token-totp` with a 64-character name, a hash and
+/// a sealed TOTP secret in hex is the longest, 237 bytes).
+pub const MAX_REQUEST: usize = 256;
 
 /// Largest frame payload.
 const FRAME: usize = 256 * 1024;
@@ -204,7 +206,7 @@ fn handle(app: &SharedState, mut stream: UnixStream) {
             }),
             None => Err(format!(
                 "unknown request {other:?} (this server knows `backup`, `verify`, \
-                 `token-add`, `token-list` and `token-revoke`)"
+                 `token-add`, `token-list`, `token-totp` and `token-revoke`)"
             )),
         },
     };

@@ -3,9 +3,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use std::io::{IsTerminal, Read};
+
 use clap::{Parser, Subcommand};
+use sha2::Digest;
 use wbs_server::tokens::{self, TokenOp};
+use wbs_server::totp::TotpSecret;
 use wbs_server::Settings;
+use zeroize::Zeroizing;
 
 #[derive(Parser)]
 #[command(
@@ -62,13 +67,31 @@ enum Command {
 
 #[derive(Subcommand)]
 enum TokenAction {
-    /// Create a token; it is printed once and only its hash is stored.
+    /// Create a token; it is printed once (the last line of standard output) and only its
+    /// hash is stored.
     Add {
         /// A name for the investigator or desk (shown in the audit log).
         name: String,
+        /// Enrol a TOTP second factor too: prints an otpauth:// URI (standard output, before the
+        /// token) and shows it as a QR code (standard error) for an authenticator app.
+        #[arg(long)]
+        totp: bool,
     },
-    /// List token names.
+    /// List token names, and which have TOTP.
     List,
+    /// Enrol or reset the TOTP second factor of an existing token (or remove it). Needs the
+    /// token itself, from --token-file or standard input: its TOTP secret is sealed under it.
+    Totp {
+        /// The token's name.
+        name: String,
+        /// A file holding the token (its first line); without it, standard input.
+        #[arg(long, value_name = "FILE")]
+        token_file: Option<PathBuf>,
+        /// Remove the second factor instead (the token then logs in alone, unless the server
+        /// sets require_totp).
+        #[arg(long)]
+        remove: bool,
+    },
     /// Revoke a token by name.
     Revoke {
         /// The token's name.
@@ -103,19 +126,47 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
 fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String> {
     let mut note = |line: &str| eprintln!("{line}");
     match action {
-        TokenAction::Add { name } => {
+        TokenAction::Add { name, totp } => {
             let (token, hash) = tokens::new_token();
+            let secret = totp.then(TotpSecret::generate);
             let op = TokenOp::Add {
                 name: name.clone(),
                 hash,
+                totp: secret.as_ref().map(|s| s.seal(&token)),
             };
             tokens::run(&settings.data, &op, &mut note)?;
+            if let Some(secret) = &secret {
+                show_enrolment(name, secret);
+            }
             eprintln!("Token for {name:?} created. It is shown only this once: store it in a file readable only by the investigator.");
             println!("{}", token.as_str());
         }
         TokenAction::List => {
             for t in tokens::run(&settings.data, &TokenOp::List, &mut note)? {
-                println!("{}\tcreated {}", t.name, t.created_on);
+                let totp = if t.totp { "totp" } else { "no totp" };
+                println!("{}\tcreated {}\t{totp}", t.name, t.created_on);
+            }
+        }
+        TokenAction::Totp {
+            name,
+            token_file,
+            remove,
+        } => {
+            let token = read_token(name, token_file.as_deref())?;
+            let hash = sha2::Sha256::digest(token.as_bytes()).into();
+            let secret = (!remove).then(TotpSecret::generate);
+            let op = TokenOp::Totp {
+                name: name.clone(),
+                hash,
+                totp: secret.as_ref().map(|s| s.seal(&token)),
+            };
+            tokens::run(&settings.data, &op, &mut note)?;
+            match &secret {
+                Some(secret) => {
+                    show_enrolment(name, secret);
+                    eprintln!("TOTP for {name:?} set; any earlier authenticator entry for it no longer works.");
+                }
+                None => eprintln!("TOTP for {name:?} removed."),
             }
         }
         TokenAction::Revoke { name } => {
@@ -125,6 +176,37 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// Shows a new TOTP secret to the operator: the QR code on standard error
+/// (for the terminal), the URI on standard output. Never logged.
+fn show_enrolment(name: &str, secret: &TotpSecret) {
+    let e = tokens::enrolment(name, secret);
+    eprintln!("Scan this QR code with the investigator's authenticator app (or enter the URI below by hand):");
+    eprintln!("{}", e.qr.as_str());
+    println!("{}", e.uri.as_str());
+}
+
+/// The token for `token totp`: from `file`, else standard input (asked for
+/// without echo on a terminal).
+fn read_token(name: &str, file: Option<&std::path::Path>) -> Result<Zeroizing<String>, String> {
+    let text = match file {
+        Some(f) => Zeroizing::new(
+            std::fs::read_to_string(f)
+                .map_err(|e| format!("cannot read the token file {}: {e}", f.display()))?,
+        ),
+        None if std::io::stdin().is_terminal() => Zeroizing::new(
+            rpassword::prompt_password(format!("Token of {name:?}: "))
+                .map_err(|e| format!("cannot read the token: {e}"))?,
+        ),
+        None => {
+            let mut text = Zeroizing::new(String::new());
+            std::io::Read::read_to_string(&mut std::io::stdin().take(4096), &mut text)
+                .map_err(|e| format!("cannot read the token from standard input: {e}"))?;
+            text
+        }
+    };
+    tokens::parse_token(&text)
 }
 
 async fn shutdown_signal() {

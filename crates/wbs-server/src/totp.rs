@@ -371,6 +371,55 @@ pub fn check_login(
     }
 }
 
+/// The TOTP code sent with a bearer API request ([`TOTP_HEADER`]), if any.
+/// Pass it to [`check_login`] as `code`.
+///
+/// [`TOTP_HEADER`]: wbs_protocol::api::TOTP_HEADER
+pub fn bearer_code(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(wbs_protocol::api::TOTP_HEADER)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// How the bearer API answers a failed [`check_login`], all 401 except a
+/// storage failure:
+///
+/// - unknown token: `unauthorized`, as before TOTP;
+/// - `totp_required`: the token has TOTP and no code came in
+///   `X-Wbs-Totp` (so `wbs-desk` knows to ask for one);
+/// - `totp_not_enrolled`: the operator requires TOTP and this token has
+///   none; the message says how to enrol;
+/// - `totp_wrong`: a wrong, malformed or already used code (one answer for
+///   all three).
+///
+/// Only a holder of a valid token can tell `totp_*` from `unauthorized`.
+/// Wrong codes must be counted against the token name's login budget
+/// (as the desk pages do) before this is answered, so that a stolen token
+/// cannot be used to guess codes.
+pub fn bearer_error(e: &LoginError) -> crate::error::ApiError {
+    use crate::error::ApiError;
+    use axum::http::StatusCode;
+    let refused = |code, message: &str| ApiError::new(StatusCode::UNAUTHORIZED, code, message);
+    match e {
+        LoginError::UnknownToken => ApiError::unauthorized(),
+        LoginError::TotpRequired => refused(
+            "totp_required",
+            "this token has a TOTP second factor: send the current six-digit code in the \
+             X-Wbs-Totp header (wbs-desk asks for it, or takes --totp-code or WBS_TOTP_CODE)",
+        ),
+        LoginError::TotpNotEnrolled => refused(
+            "totp_not_enrolled",
+            "this server requires a TOTP second factor and this token has none: ask the \
+             operator to enrol it (wbs-server token totp NAME)",
+        ),
+        LoginError::TotpWrong | LoginError::TotpReplayed => refused(
+            "totp_wrong",
+            "the TOTP code is wrong or was already used; wait for the next code and try again",
+        ),
+        LoginError::Store(detail) => ApiError::internal(detail),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -399,6 +448,28 @@ mod tests {
             );
             assert_eq!(secret.code_at(t), eight[2..], "T={t}");
         }
+    }
+
+    #[test]
+    fn the_api_tells_a_missing_code_from_a_wrong_one_but_not_a_replay() {
+        let code = |e| bearer_error(&e).code;
+        assert_eq!(code(LoginError::UnknownToken), "unauthorized");
+        assert_eq!(code(LoginError::TotpRequired), "totp_required");
+        assert_eq!(code(LoginError::TotpNotEnrolled), "totp_not_enrolled");
+        assert_eq!(code(LoginError::TotpWrong), "totp_wrong");
+        assert_eq!(code(LoginError::TotpReplayed), "totp_wrong");
+        for e in [
+            LoginError::UnknownToken,
+            LoginError::TotpRequired,
+            LoginError::TotpNotEnrolled,
+            LoginError::TotpWrong,
+        ] {
+            assert_eq!(bearer_error(&e).status, 401);
+        }
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(bearer_code(&headers), None);
+        headers.insert("x-wbs-totp", "123456".parse().unwrap());
+        assert_eq!(bearer_code(&headers), Some("123456"));
     }
 
     #[test]
