@@ -9,11 +9,11 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use reqwest::blocking::Body;
-use reqwest::header::CONTENT_TYPE;
+use reqwest::blocking::{Body, RequestBuilder};
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use reqwest::{Method, StatusCode, Url};
 use secrecy::SecretString;
-use wbs_protocol::api::{DeskCases, DeskStatusRequest, ImportResult, CURSOR_HEADER};
+use wbs_protocol::api::{DeskCases, DeskStatusRequest, ImportResult, CURSOR_HEADER, TOTP_HEADER};
 use wbs_protocol::bundle::{
     self, read_export, BundleError, CaseManifest, ExportManifest, ExportSummary, ExportVisitor,
     ObjectEntry,
@@ -39,9 +39,16 @@ pub struct Pulled {
 }
 
 /// The blocking HTTP client for the desk routes of API v1, authenticated
-/// with an investigator token.
+/// with an investigator token and, where the token has a TOTP second
+/// factor, a code ([`set_totp_code`](DeskClient::set_totp_code)).
+///
+/// The server accepts each TOTP code once, so a client with a code makes
+/// one request with it: each method here is one request (a retry after a
+/// network error or a busy answer may resend the code, and is then refused
+/// as a used code if the first attempt got through: wait for the next code).
 pub struct DeskClient {
     http: Http,
+    totp: Option<HeaderValue>,
 }
 
 impl DeskClient {
@@ -63,7 +70,44 @@ impl DeskClient {
     ) -> Result<Self, ClientError> {
         let mut http = Http::new(server, proxy, options)?;
         http.set_bearer(token)?;
-        Ok(DeskClient { http })
+        Ok(DeskClient { http, totp: None })
+    }
+
+    /// Sends `code` (six digits; spaces are ignored) in the `X-Wbs-Totp`
+    /// header of every later request.
+    pub fn set_totp_code(&mut self, code: &str) -> Result<(), ClientError> {
+        let digits: Zeroizing<String> =
+            Zeroizing::new(code.trim().chars().filter(|c| *c != ' ').collect());
+        if digits.len() != 6 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ClientError::Input(
+                "a TOTP code is the six digits the authenticator app shows".into(),
+            ));
+        }
+        let mut value = HeaderValue::from_str(&digits).expect("six digits are a header value");
+        value.set_sensitive(true);
+        self.totp = Some(value);
+        Ok(())
+    }
+
+    /// Whether a TOTP code is set.
+    pub fn has_totp_code(&self) -> bool {
+        self.totp.is_some()
+    }
+
+    /// Whether `e` is the server asking for a TOTP code (401
+    /// `totp_required`): the token has a second factor and no code was
+    /// sent.
+    pub fn totp_required(e: &ClientError) -> bool {
+        matches!(e, ClientError::Http { status: 401, code, .. } if code == "totp_required")
+    }
+
+    /// A request with the token and, if set, the TOTP code.
+    fn request(&self, method: Method, path: &str) -> RequestBuilder {
+        let request = self.http.request(method, path);
+        match &self.totp {
+            Some(code) => request.header(TOTP_HEADER, code.clone()),
+            None => request,
+        }
     }
 
     /// Calls `f` for each step of long operations.
@@ -80,7 +124,7 @@ impl DeskClient {
     pub fn cases(&self) -> Result<DeskCases, ClientError> {
         let response = self
             .http
-            .send_ok(&mut || Ok(self.http.request(Method::GET, "api/v1/desk/cases")))?;
+            .send_ok(&mut || Ok(self.request(Method::GET, "api/v1/desk/cases")))?;
         read_json(response)
     }
 
@@ -116,7 +160,7 @@ impl DeskClient {
             })?;
 
         let mut response = self.http.send_ok(&mut || {
-            let mut request = self.http.request(Method::GET, "api/v1/desk/export");
+            let mut request = self.request(Method::GET, "api/v1/desk/export");
             if let Some(since) = since {
                 request = request.query(&[("since", since)]);
             }
@@ -227,7 +271,6 @@ impl DeskClient {
             let file = File::open(bundle_path)
                 .map_err(|e| ClientError::io(format!("cannot read {shown}"), e))?;
             Ok(self
-                .http
                 .request(Method::POST, "api/v1/desk/import")
                 .timeout(self.http.options().upload_timeout(len))
                 .header(CONTENT_TYPE, "application/x-tar")
@@ -248,7 +291,7 @@ impl DeskClient {
         let path = format!("api/v1/desk/cases/{case_id}/status");
         let sent = self
             .http
-            .send(&mut || Ok(self.http.request(Method::POST, &path).json(&request)))?;
+            .send(&mut || Ok(self.request(Method::POST, &path).json(&request)))?;
         if sent.response.status() == StatusCode::NOT_FOUND {
             return Err(ClientError::Input(format!(
                 "no case with id {case_id} on this server"
@@ -424,6 +467,33 @@ pub fn token_file_is_exposed(path: &Path) -> bool {
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    #[test]
+    fn totp_codes_are_six_digits_and_totp_required_is_recognised() {
+        let token = SecretString::from("wbs_x".to_string());
+        let mut desk = DeskClient::new("http://127.0.0.1:9/", None, &token).unwrap();
+        assert!(!desk.has_totp_code());
+        for bad in ["", "12345", "1234567", "12a456", "１２３４５６"] {
+            assert!(desk.set_totp_code(bad).is_err(), "{bad:?}");
+        }
+        assert!(!desk.has_totp_code());
+        desk.set_totp_code(" 123 456\n").unwrap();
+        assert!(desk.has_totp_code());
+        let request = desk
+            .request(Method::GET, "api/v1/desk/cases")
+            .build()
+            .unwrap();
+        assert_eq!(request.headers()[TOTP_HEADER], "123456");
+        assert!(request.headers()[TOTP_HEADER].is_sensitive());
+        let http = |status, code: &str| ClientError::Http {
+            status,
+            code: code.into(),
+            message: String::new(),
+        };
+        assert!(DeskClient::totp_required(&http(401, "totp_required")));
+        assert!(!DeskClient::totp_required(&http(401, "unauthorized")));
+        assert!(!DeskClient::totp_required(&http(401, "totp_wrong")));
+    }
 
     #[test]
     fn token_is_the_first_non_empty_line_trimmed() {

@@ -42,6 +42,12 @@ pub struct Desk {
     /// `wbs-server token add`); keep it mode 0600.
     #[arg(long, value_name = "F")]
     pub token_file: PathBuf,
+    /// The current six-digit code of the token's TOTP second factor, if it
+    /// has one (also WBS_TOTP_CODE). Without either, wbs-desk asks for it on
+    /// the terminal when the server says the token needs one. Each code
+    /// works once: one command, one code.
+    #[arg(long, value_name = "CODE")]
+    pub totp_code: Option<String>,
 }
 
 /// `wbs-desk cases`.

@@ -3,13 +3,18 @@
 //! Results go to standard output (the case table), progress and summaries
 //! to standard error. A failure is one line, `wbs-desk: …`, and a non-zero
 //! exit. The token is read from a file, never from the command line.
+//!
+//! A token with a TOTP second factor needs a code with each command: from
+//! `--totp-code`, else the `WBS_TOTP_CODE` environment variable, else,
+//! when the server answers `totp_required` and standard input is a
+//! terminal, a prompt. Each command is one request, so one code.
 #![forbid(unsafe_code)]
 // Doc comments in cli.rs are the --help text, written for a terminal.
 #![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
 mod cli;
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -17,7 +22,7 @@ use wbs_client::limits::format_bytes;
 use wbs_client::terminal::single_line;
 use wbs_client::{
     cursor_file_for, read_saved_cursor, read_token_file, save_cursor, token_file_is_exposed,
-    validate_cursor, DeskClient, Progress,
+    validate_cursor, ClientError, DeskClient, Progress,
 };
 use wbs_protocol::api::DeskCases;
 
@@ -37,8 +42,7 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Cases(args) => {
-            let desk = connect(&args.desk)?;
-            let cases = desk.cases()?;
+            let cases = with_totp(&args.desk, |desk| desk.cases())?;
             print_cases(&cases)?;
             note(&format!(
                 "{} case(s); newest cursor {}",
@@ -64,12 +68,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     args.out.display()
                 )));
             }
-            let desk = connect(&args.desk)?;
             match &since {
                 Some(c) => note(&format!("pulling what was stored after cursor {c}…")),
                 None => note("pulling everything…"),
             }
-            let pulled = desk.pull_to(&args.out, since.as_deref())?;
+            let pulled = with_totp(&args.desk, |desk| desk.pull_to(&args.out, since.as_deref()))?;
             save_cursor(&cursor_file, &pulled.cursor)?;
             let s = pulled.summary;
             note(&format!(
@@ -84,8 +87,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             Ok(())
         }
         Command::Push(args) => {
-            let desk = connect(&args.desk)?;
-            let result = desk.push(&args.bundle)?;
+            let result = with_totp(&args.desk, |desk| desk.push(&args.bundle))?;
             note(&format!(
                 "pushed {}: {} item(s) applied, {} skipped (applied before)",
                 args.bundle.display(),
@@ -96,8 +98,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Status(args) => {
             let status = args.status;
-            let desk = connect(&args.desk)?;
-            desk.set_status(&args.case_id, status)?;
+            with_totp(&args.desk, |desk| desk.set_status(&args.case_id, status))?;
             note(&format!(
                 "case {} is now {status} ({} / {})",
                 args.case_id,
@@ -106,6 +107,30 @@ fn run(cli: Cli) -> Result<(), Failure> {
             ));
             Ok(())
         }
+    }
+}
+
+/// Connects and runs `f` (one request); if the server asks for a TOTP code
+/// and none was given, asks for one on the terminal and runs `f` once more.
+fn with_totp<T>(
+    desk: &Desk,
+    f: impl Fn(&DeskClient) -> Result<T, ClientError>,
+) -> Result<T, Failure> {
+    let mut client = connect(desk)?;
+    match f(&client) {
+        Err(e)
+            if DeskClient::totp_required(&e)
+                && !client.has_totp_code()
+                && io::stdin().is_terminal() =>
+        {
+            let code = zeroize::Zeroizing::new(
+                rpassword::prompt_password("TOTP code: ")
+                    .map_err(|e| Failure::Error(format!("cannot read the code: {e}")))?,
+            );
+            client.set_totp_code(&code)?;
+            Ok(f(&client)?)
+        }
+        r => Ok(r?),
     }
 }
 
@@ -119,6 +144,15 @@ fn connect(desk: &Desk) -> Result<DeskClient, Failure> {
         ));
     }
     let mut client = DeskClient::new(&desk.server, None, &token)?;
+    let code = match &desk.totp_code {
+        Some(code) => Some(code.clone()),
+        None => std::env::var("WBS_TOTP_CODE")
+            .ok()
+            .filter(|c| !c.is_empty()),
+    };
+    if let Some(code) = code {
+        client.set_totp_code(&code)?;
+    }
     client.on_progress(|event| match event {
         Progress::Uploading { bytes } => note(&format!("uploading {}…", format_bytes(bytes))),
         Progress::Downloading { bytes: Some(bytes) } => {
