@@ -1,0 +1,139 @@
+//! Every string the workbench shows, in Indonesian (the default) and in
+//! English, in one table: a missing translation is a test failure, never
+//! an empty label.
+
+use wbs_protocol::Status;
+
+/// The language of the interface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    /// Bahasa Indonesia: the default.
+    #[default]
+    Id,
+    /// English, one click away.
+    En,
+}
+
+impl Lang {
+    /// The other language: what the toggle switches to.
+    pub fn other(self) -> Lang {
+        match self {
+            Lang::Id => Lang::En,
+            Lang::En => Lang::Id,
+        }
+    }
+
+    /// A status's name in this language.
+    pub fn status(self, s: Status) -> &'static str {
+        match self {
+            Lang::Id => s.label_id(),
+            Lang::En => s.label_en(),
+        }
+    }
+}
+
+macro_rules! texts {
+    ($($key:ident => $id:literal, $en:literal;)*) => {
+        /// A string of the interface.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[allow(missing_docs)]
+        pub enum T { $($key),* }
+
+        impl T {
+            /// Every string, for the completeness test.
+            pub const ALL: &'static [T] = &[$(T::$key),*];
+
+            /// The string in `lang`.
+            pub fn get(self, lang: Lang) -> &'static str {
+                match (self, lang) {
+                    $((T::$key, Lang::Id) => $id, (T::$key, Lang::En) => $en,)*
+                }
+            }
+        }
+    };
+}
+
+texts! {
+    AppTitle => "Meja kerja pemeriksa WBS", "WBS investigators' workbench";
+    SwitchLanguage => "English", "Bahasa Indonesia";
+    Unlock => "Buka kunci", "Unlock";
+    UnlockTitle => "Buka identitas inspektorat", "Unlock the inspectorate's identity";
+    IdentityFile => "Berkas identitas (.key)", "Identity file (.key)";
+    CaseFolder => "Folder kasus", "Case folder";
+    Passphrase => "Frasa sandi", "Passphrase";
+    Choose => "Pilih…", "Choose…";
+    NoNetwork => "Aplikasi ini tidak pernah memakai jaringan.", "This app never uses a network.";
+    Cases => "Kasus", "Cases";
+    Answers => "Jawaban", "Answers";
+    Statistics => "Statistik", "Statistics";
+    ImportBundle => "Impor bundel ekspor…", "Import export bundle…";
+    Imported => "Bundel diimpor", "Bundle imported";
+    Search => "Cari", "Search";
+    AllStatuses => "Semua status", "All statuses";
+    AllCategories => "Semua kategori", "All categories";
+    Status => "Status", "Status";
+    Category => "Kategori", "Category";
+    Received => "Diterima", "Received";
+    AcknowledgeBy => "Konfirmasi paling lambat", "Acknowledge by";
+    FeedbackBy => "Tindak lanjut paling lambat", "Feedback by";
+    Overdue => "Terlambat", "Overdue";
+    DueSoon => "Segera jatuh tempo", "Due soon";
+    OnTime => "Tepat waktu", "On time";
+    Met => "Terpenuhi", "Met";
+    NoCases => "Belum ada kasus. Impor bundel ekspor dari flashdisk.", "No cases yet. Import an export bundle from the USB stick.";
+    Open => "Buka", "Open";
+    Title => "Judul", "Title";
+    What => "Apa", "What";
+    Who => "Siapa", "Who";
+    When => "Kapan", "When";
+    Where => "Di mana", "Where";
+    How => "Bagaimana", "How";
+    Contact => "Kontak", "Contact";
+    Report => "Laporan", "Report";
+    Thread => "Percakapan terverifikasi", "Verified thread";
+    FollowUp => "Tindak lanjut pelapor", "Reporter's follow-up";
+    ReplySent => "Balasan terkirim", "Reply sent";
+    Unverified => "Tidak terverifikasi: BUKAN dari pelapor maupun inspektorat", "Unverified: NOT from the reporter nor the inspectorate";
+    UnverifiedHelp => "Objek ini gagal verifikasi dan disimpan terpisah. Jangan perlakukan sebagai kata pelapor.", "These objects failed verification and are kept apart. Do not treat them as the reporter's word.";
+    Attachments => "Lampiran", "Attachments";
+    Name => "Nama", "Name";
+    Type => "Jenis", "Type";
+    Size => "Ukuran", "Size";
+    Digest => "SHA-256", "SHA-256";
+    Preview => "Pratinjau", "Preview";
+    SaveElsewhere => "Simpan di tempat lain…", "Save elsewhere…";
+    Dangerous => "BERBAHAYA: berkas yang dapat dijalankan atau bermakro", "DANGEROUS: executable or macro-bearing file";
+    SaveWarning => "Aplikasi ini tidak pernah membuka berkas ini. Simpan hanya untuk diperiksa di mesin terpisah yang aman.", "This app never opens this file. Save it only to examine it on a separate, safe machine.";
+    NotYetArrived => "Belum tiba (masih diunggah)", "Not yet arrived (still uploading)";
+    Saved => "Disimpan", "Saved";
+    Answer => "Jawab", "Answer";
+    ReplyText => "Balasan untuk pelapor", "Reply to the reporter";
+    NewStatus => "Status baru", "New status";
+    Unchanged => "Tidak berubah", "Unchanged";
+    EncryptedTo => "Dienkripsi untuk", "Encrypted to";
+    Reporter => "Pelapor", "Reporter";
+    Inspectorate => "Inspektorat", "Inspectorate";
+    AddToAnswers => "Tambahkan ke jawaban", "Add to answers";
+    PendingAnswers => "Jawaban yang belum disimpan", "Answers not yet saved";
+    NoPending => "Belum ada jawaban.", "No answers yet.";
+    Remove => "Hapus", "Remove";
+    SaveBundle => "Simpan bundel balasan ke folder…", "Save reply bundle to folder…";
+    BundleSaved => "Bundel balasan disimpan; bawa ke meja daring dan jalankan wbs-desk push", "Reply bundle saved; take it to the online desk and run wbs-desk push";
+    Back => "Kembali", "Back";
+    Cancel => "Batal", "Cancel";
+    Select => "Pilih", "Select";
+    SelectThisFolder => "Pilih folder ini", "Select this folder";
+    Up => "Naik", "Up";
+    Path => "Lokasi", "Path";
+    Error => "Galat", "Error";
+    From => "Dari", "From";
+    To => "Sampai", "To";
+    Compute => "Hitung", "Compute";
+    ExportCsv => "Ekspor CSV dan halaman cetak…", "Export CSV and printable page…";
+    ForPublication => "Untuk publikasi (jumlah kecil disembunyikan)", "For publication (small counts hidden)";
+    Exported => "Diekspor", "Exported";
+    Problems => "Masalah saat membaca", "Problems reading";
+    Case => "Kasus", "Case";
+    Days => "hari", "days";
+    NotAnswerable => "Pelapor tidak dapat dijawab", "The reporter cannot be answered";
+}
