@@ -111,6 +111,9 @@ pub struct ServerOptions {
     pub tokens: Vec<String>,
     /// Serve the desk on a separate address.
     pub separate_desk: bool,
+    /// Run every `wbs-server` of this test server (token add, serve)
+    /// under this umask, through `sh -c 'umask … && exec …'`.
+    pub umask: Option<u32>,
 }
 
 impl Default for ServerOptions {
@@ -121,6 +124,7 @@ impl Default for ServerOptions {
             keys: 1,
             tokens: vec!["desk1".into()],
             separate_desk: false,
+            umask: None,
         }
     }
 }
@@ -203,7 +207,8 @@ impl TestServer {
 
     /// Runs `wbs-server token add NAME` (server must be stopped) and returns the token.
     pub fn add_token(&self, name: &str) -> String {
-        let out = Command::new(bin("wbs-server"))
+        let out = self
+            .server_command()
             .arg("--config")
             .arg(&self.config)
             .args(["token", "add", name])
@@ -217,6 +222,21 @@ impl TestServer {
         String::from_utf8(out.stdout).unwrap().trim().to_string()
     }
 
+    /// A command running `wbs-server`, under [`ServerOptions::umask`] if
+    /// one is set (the shell `exec`s the server: same process).
+    pub fn server_command(&self) -> Command {
+        match self.options.umask {
+            Some(mask) => {
+                let mut cmd = Command::new("sh");
+                cmd.arg("-c")
+                    .arg(format!("umask {mask:03o} && exec \"$0\" \"$@\""))
+                    .arg(bin("wbs-server"));
+                cmd
+            }
+            None => Command::new(bin("wbs-server")),
+        }
+    }
+
     /// The token file of the first token.
     pub fn token_file(&self) -> &Path {
         &self.token_files[0].1
@@ -225,7 +245,8 @@ impl TestServer {
     /// Starts (or restarts) the process and waits until /healthz answers.
     pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "already running");
-        let mut child = Command::new(bin("wbs-server"))
+        let mut child = self
+            .server_command()
             .arg("--config")
             .arg(&self.config)
             .env("WBS_LOG", "debug")

@@ -50,8 +50,10 @@ fn follow_up(server: &TestServer, s: &Submission) {
     use reqwest::blocking::multipart::{Form, Part};
     let message = FollowUp {
         format: FOLLOWUP_FORMAT.into(),
+        id: None,
         body: "Ada bukti tambahan".into(),
         attachments: vec![],
+        auth: None,
     }
     .seal(&recipients(server))
     .unwrap();
@@ -353,8 +355,10 @@ fn backups_are_reproducible_and_damage_is_refused() {
     assert!(!out.status.success(), "a truncated backup was restored");
     assert!(!target.exists(), "a half restore was left behind");
 
-    // Into an empty directory that exists (a mount point, say): fine.
+    // Into an empty directory that exists (a mount point, say): fine, once
+    // only its owner can enter it (durability_permissions.rs).
     std::fs::create_dir(&target).unwrap();
+    std::fs::set_permissions(&target, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
     let out = wbs_server(
         &server,
         &[

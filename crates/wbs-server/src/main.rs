@@ -276,6 +276,14 @@ fn run_server(settings: Settings) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
+    // Whatever the umask the server was started with (000 in some service
+    // managers' defaults, 022 in most), everything it creates in the data
+    // directory, and the backups it writes, are the server user's alone:
+    // sled creates its files with the process umask. Blob files and
+    // directories carry explicit modes too (wbs-store), and a data
+    // directory others can enter is refused.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .without_time()

@@ -348,13 +348,31 @@ impl Drop for BlobSink {
     }
 }
 
-/// Creates a directory readable by the server user only (on Unix).
+/// Creates a directory (and missing parents) readable by the server user
+/// only, on Unix exactly mode 0700 whatever the umask: the mode given at
+/// creation can only lose bits to the umask, so it is set again after.
+/// A directory that exists already is set to 0700 too; the data directory
+/// itself is checked before, and refused if others could read it
+/// ([`crate::layout::check_private`]).
 pub(crate) fn create_private_dir(path: &Path) -> io::Result<()> {
     let mut builder = fs::DirBuilder::new();
     builder.recursive(true);
     #[cfg(unix)]
     std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(path)
+    builder.create(path)?;
+    #[cfg(unix)]
+    set_mode(path, 0o700)?;
+    Ok(())
+}
+
+/// Sets `path`'s permission bits to `mode` unless they are that already.
+#[cfg(unix)]
+pub(crate) fn set_mode(path: &Path, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    if fs::metadata(path)?.permissions().mode() & 0o7777 != mode {
+        fs::set_permissions(path, fs::Permissions::from_mode(mode))?;
+    }
+    Ok(())
 }
 
 /// Fsyncs a directory, so that the entries created or renamed in it survive

@@ -28,6 +28,10 @@ pub enum StoreError {
     /// The metadata database (sled) failed.
     #[error("metadata database error: {0}")]
     Sled(String),
+    /// The data directory can be entered or read by users other than the
+    /// one running the server. The message says how to fix it.
+    #[error("{0}")]
+    NotPrivate(String),
     /// The caller passed something the store cannot accept (a malformed
     /// date, a blob that was never staged, a duplicate token name, ...).
     #[error("invalid request to storage: {0}")]

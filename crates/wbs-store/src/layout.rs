@@ -8,6 +8,12 @@
 //! <data>/tmp/             blobs being written
 //! ```
 //!
+//! The directory is mode 0700 and everything in it 0600 (directories 0700):
+//! a data directory other users can enter is refused ([`check_private`]),
+//! one the store creates gets 0700 whatever the umask, and every open sets
+//! the files sled made with the process umask back to 0600
+//! ([`make_private`]).
+//!
 //! The marker is what lets the store tell "a new, empty directory" from "a
 //! store whose metadata was lost": sled, asked to open a missing database,
 //! would happily create an empty one, and the server would then answer
@@ -97,7 +103,11 @@ impl Layout {
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
         let tmp = self.root.join(format!("{MARKER_FILE}.tmp"));
         let result = (|| {
-            let mut f = fs::File::create(&tmp)?;
+            let mut options = fs::OpenOptions::new();
+            options.write(true).create(true).truncate(true);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+            let mut f = options.open(&tmp)?;
             f.write_all(&json)?;
             f.write_all(b"\n")?;
             f.sync_all()?;
@@ -138,6 +148,64 @@ impl Layout {
         create_private_dir(&self.tmp)?;
         sync_dir(&self.root)
     }
+}
+
+/// Permission bits that let users other than the owner in.
+#[cfg(unix)]
+const OTHERS: u32 = 0o077;
+
+/// Refuses a data directory that users other than its owner can enter,
+/// list or write (any group or other bit): it holds the encrypted objects,
+/// the case records and the token hashes. The message tells the operator
+/// what to run.
+pub(crate) fn check_private(root: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(root)?.permissions().mode() & 0o7777;
+        if mode & OTHERS != 0 {
+            return Err(StoreError::NotPrivate(format!(
+                "the data directory {dir} is open to other users (mode {mode:04o}); it must be \
+                 readable by the server's user only. Run `chmod 700 {dir}` (and consider who \
+                 may have read it), then start again",
+                dir = root.display()
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = root;
+    Ok(())
+}
+
+/// Sets every directory under `root` (itself included) to mode 0700 and
+/// every other file to 0600, where they differ. sled creates its files with
+/// the process umask (0644 under the usual 022); blob files and directories
+/// are created private already. Symbolic links are left alone (changing
+/// their mode would change their target's).
+pub(crate) fn make_private(root: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            crate::blob::set_mode(&dir, 0o700)?;
+            for entry in read_dir_or_empty(&dir)? {
+                let entry = entry?;
+                let meta = entry.metadata()?;
+                if meta.file_type().is_symlink() {
+                    continue;
+                }
+                if meta.is_dir() {
+                    stack.push(entry.path());
+                } else if meta.permissions().mode() & 0o7777 != 0o600 {
+                    fs::set_permissions(entry.path(), fs::Permissions::from_mode(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = root;
+    Ok(())
 }
 
 fn read_dir_or_empty(dir: &Path) -> Result<Vec<io::Result<fs::DirEntry>>, StoreError> {

@@ -414,11 +414,11 @@ fn everything_survives_a_clean_reopen() {
 #[test]
 fn blob_files_carry_only_the_day_in_their_times() {
     let dir = tempfile::tempdir().unwrap();
-    let store = wbs_store::SledStore::create_or_open(dir.path()).unwrap();
+    let store = wbs_store::SledStore::create_or_open(&data(&dir)).unwrap();
     let mut sink = wbs_store::Store::blob_sink(&store).unwrap();
     std::io::Write::write_all(&mut sink, b"opaque bytes").unwrap();
     let staged = sink.finish().unwrap();
-    let path = wbs_store_blob_path(dir.path(), &staged.id);
+    let path = wbs_store_blob_path(&data(&dir), &staged.id);
     let meta = std::fs::metadata(&path).unwrap();
     for t in [meta.modified().unwrap(), meta.accessed().unwrap()] {
         let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();

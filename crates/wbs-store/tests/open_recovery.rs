@@ -41,7 +41,7 @@ fn open_without_a_store_fails_and_creates_nothing() {
         SledStore::open(&data),
         Err(StoreError::Invalid(_))
     ));
-    fs::create_dir(&data).unwrap();
+    private_dir(&data);
     assert!(matches!(
         SledStore::open(&data),
         Err(StoreError::Invalid(_))
@@ -129,7 +129,7 @@ fn a_database_with_records_but_no_marker_is_corrupt() {
 fn a_first_start_interrupted_before_the_marker_is_completed() {
     let dir = tempfile::tempdir().unwrap();
     let data = data(&dir);
-    fs::create_dir(&data).unwrap();
+    private_dir(&data);
     // The database was created, then the process died.
     drop(sled::open(data.join("db")).unwrap());
     let store = SledStore::create_or_open(&data).unwrap();

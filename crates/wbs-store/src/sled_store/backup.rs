@@ -31,7 +31,7 @@ use crate::dump::{
 };
 use crate::error::StoreError;
 use crate::ids::BlobId;
-use crate::layout::{Layout, FORMAT_VERSION};
+use crate::layout::{check_private, Layout, FORMAT_VERSION};
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes.to_vec())
@@ -129,6 +129,7 @@ impl SledStore {
                         data_dir.display()
                     )));
                 }
+                check_private(data_dir)?;
                 false
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {

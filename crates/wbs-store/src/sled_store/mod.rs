@@ -25,7 +25,7 @@ use crate::dump::StoreSnapshot;
 use crate::error::StoreError;
 use crate::group_sync::GroupSync;
 use crate::ids::BlobId;
-use crate::layout::{sweep, Layout, FORMAT_VERSION};
+use crate::layout::{check_private, make_private, sweep, Layout, FORMAT_VERSION};
 use crate::records::{
     AuditEntry, CaseRecord, DigestState, ImportItem, ObjectRecord, TokenAuth, TokenInfo,
 };
@@ -224,6 +224,9 @@ impl SledStore {
     /// holds store data but lost its marker).
     pub fn open(data_dir: &Path) -> Result<SledStore, StoreError> {
         let layout = Layout::new(data_dir);
+        if data_dir.exists() {
+            check_private(data_dir)?;
+        }
         if layout.check_marker()? {
             return Self::open_existing(layout);
         }
@@ -240,8 +243,15 @@ impl SledStore {
     /// Opens the store in `data_dir`, creating it (and the directory) if
     /// the directory holds no store yet. A directory that holds store data
     /// without the marker is [`StoreError::Corrupt`], never started over.
+    /// An existing directory that other users can enter is
+    /// [`StoreError::NotPrivate`]; a new one is made mode 0700.
     pub fn create_or_open(data_dir: &Path) -> Result<SledStore, StoreError> {
         let layout = Layout::new(data_dir);
+        match std::fs::metadata(data_dir) {
+            Ok(_) => check_private(data_dir)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
         create_private_dir(data_dir)?;
         if layout.check_marker()? {
             return Self::open_existing(layout);
@@ -317,6 +327,8 @@ impl SledStore {
     /// so a second process pointed at a live data directory fails to open
     /// the database before it could delete a blob the first one is writing.
     fn finish_open(layout: Layout, db: sled::Db, trees: Trees) -> Result<SledStore, StoreError> {
+        // sled made its files with the process umask.
+        make_private(&layout.root)?;
         let mut referenced = HashSet::new();
         for key in trees.blob_refs.iter().keys() {
             let key = key?;

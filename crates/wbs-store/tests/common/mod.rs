@@ -22,6 +22,29 @@ pub fn data(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("wbs-data")
 }
 
+/// Creates `path` as an operator would for the server: mode 0700.
+pub fn private_dir(path: &Path) {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(path).unwrap();
+    set_mode(path, 0o700);
+}
+
+/// The permission bits of `path` (not following a symbolic link).
+pub fn mode_of(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::symlink_metadata(path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o7777
+}
+
+/// Sets the permission bits of `path`.
+pub fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
 /// Stages a blob holding `bytes`.
 pub fn stage(store: &dyn Store, bytes: &[u8]) -> StagedBlob {
     let mut sink = store.blob_sink().unwrap();
