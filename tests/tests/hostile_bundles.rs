@@ -46,7 +46,10 @@ fn reply_object(f: &Fixture) -> Vec<u8> {
     r.extend(f.recipients.iter().cloned());
     wbs_protocol::message::Reply {
         format: REPLY_FORMAT.into(),
+        id: None,
         body: "Terima kasih, laporan Anda sedang ditelaah.".into(),
+        status: None,
+        auth: None,
     }
     .seal(&r)
     .unwrap()
@@ -438,7 +441,10 @@ fn cases() -> Vec<Case> {
             // apart, PROTOCOL.md §5.)
             let r = wbs_protocol::message::Reply {
                 format: REPLY_FORMAT.into(),
+                id: None,
                 body: "x".into(),
+                status: None,
+                auth: None,
             }
             .seal(&f.recipients[..1])
             .unwrap();
@@ -451,7 +457,10 @@ fn cases() -> Vec<Case> {
             r.extend(hostile::strangers(1));
             let reply = wbs_protocol::message::Reply {
                 format: REPLY_FORMAT.into(),
+                id: None,
                 body: "x".into(),
+                status: None,
+                auth: None,
             }
             .seal(&r)
             .unwrap();

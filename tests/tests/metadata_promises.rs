@@ -69,8 +69,10 @@ fn full_flow(f: &Fixture, code: &ReceiptCode) -> String {
     // A follow-up, also under proof of work.
     let followup = FollowUp {
         format: FOLLOWUP_FORMAT.into(),
+        id: None,
         body: format!("Tambahan: {FOLLOWUP_MARKER}"),
         attachments: vec![],
+        auth: None,
     }
     .seal(&f.recipients)
     .unwrap();
@@ -110,7 +112,10 @@ fn full_flow(f: &Fixture, code: &ReceiptCode) -> String {
     to.extend(f.recipients.iter().cloned());
     let reply = wbs_protocol::message::Reply {
         format: REPLY_FORMAT.into(),
+        id: None,
         body: format!("Balasan: {REPLY_MARKER}"),
+        status: None,
+        auth: None,
     }
     .seal(&to)
     .unwrap();
