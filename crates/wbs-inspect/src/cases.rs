@@ -357,6 +357,92 @@ mod tests {
         assert_eq!(back, v, "the same data");
     }
 
+    /// A case folder as `open` writes it, with a hostile title.
+    fn hostile_book(dir: &Path) {
+        let case = dir.join("c1");
+        std::fs::create_dir_all(case.join("unverified")).unwrap();
+        std::fs::write(
+            case.join("case.json"),
+            r#"{"id": "c1", "received_on": "2026-01-05", "status": "received",
+                "history": [{"status": "received", "on": "2026-01-05"}],
+                "reply_recipient": "age1x", "objects": []}"#,
+        )
+        .unwrap();
+        let report = json!({
+            "format": "wbs-report/1", "category": "x\u{1b}[2J", "body": "b",
+            "title": "Tagihan\u{1b}]52;c;cm0gLXJmIH4=\u{7}\u{9b}31m\u{202e}fdp.exe",
+            "reply_recipient": "age1x", "channel": "web\u{1b}[1m"
+        });
+        std::fs::write(case.join("report.json"), report.to_string()).unwrap();
+        std::fs::write(case.join("unverified/2026-01-06-followup-001.md"), "x").unwrap();
+    }
+
+    fn args(dir: &Path, json: bool) -> CasesArgs {
+        CasesArgs {
+            dir: dir.to_path_buf(),
+            today: Some("2026-01-20".into()),
+            json,
+            policy: None,
+        }
+    }
+
+    #[test]
+    fn the_list_shows_hostile_text_harmlessly() {
+        let tmp = tempfile::tempdir().unwrap();
+        hostile_book(tmp.path());
+        let table = run_cases(&args(tmp.path(), false)).unwrap();
+        assert!(
+            !table.chars().any(|c| c != '\n' && is_unsafe_char(c)),
+            "{table:?}"
+        );
+        assert!(table.contains("Tagihan"), "{table}");
+        assert!(
+            table.contains("overdue 2026-01-12 (8 days over)"),
+            "{table}"
+        );
+        assert!(table.contains("[!unverified]"), "{table}");
+        let text = run_cases(&args(tmp.path(), true)).unwrap();
+        assert!(!text.chars().any(|c| c != '\n' && is_unsafe_char(c)));
+        let list: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(list[0]["unverified"], 1);
+        assert_eq!(list[0]["acknowledge"]["state"], "overdue");
+        assert_eq!(list[0]["channel"], "web\u{1b}[1m", "the data, escaped");
+    }
+
+    #[test]
+    fn stats_never_overwrites() {
+        let tmp = tempfile::tempdir().unwrap();
+        hostile_book(tmp.path());
+        let out = tmp.path().join("figures");
+        let stats_args = |publish| StatsArgs {
+            dir: tmp.path().to_path_buf(),
+            from: "2026-01-01".into(),
+            to: "2026-12-31".into(),
+            out: out.clone(),
+            publish,
+            today: Some("2026-02-01".into()),
+            policy: None,
+        };
+        let line = run_stats(&stats_args(false)).unwrap();
+        assert!(line.contains("1 report received"), "{line}");
+        assert!(line.contains("do not publish"), "{line}");
+        let csv = std::fs::read_to_string(out.join(STATS_CSV)).unwrap();
+        assert!(csv.contains("received,total,1,"));
+        // An existing stats.html alone is enough to refuse; nothing changes.
+        std::fs::remove_file(out.join(STATS_CSV)).unwrap();
+        let e = run_stats(&stats_args(true)).unwrap_err();
+        assert!(e.to_string().contains("refusing to overwrite"), "{e}");
+        assert_eq!(e.exit_code(), 2);
+        assert!(!out.join(STATS_CSV).exists());
+        // Bad periods are refused before anything is read.
+        let mut bad = stats_args(true);
+        bad.from = "2026-13-01".into();
+        assert!(run_stats(&bad).unwrap_err().to_string().contains("--from"));
+        let mut bad = stats_args(true);
+        bad.from = "2027-01-01".into();
+        assert!(run_stats(&bad).unwrap_err().to_string().contains("after"));
+    }
+
     #[test]
     fn clocks_read_well() {
         let d = |s| Day::parse(s).unwrap();
