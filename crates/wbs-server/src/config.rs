@@ -35,6 +35,58 @@ pub struct Settings {
     pub retention: RetentionSettings,
     /// Who may use the investigators' desk.
     pub desk: DeskSettings,
+    /// The daily digest by e-mail; none unless configured.
+    pub digest: Option<DigestSettings>,
+    /// The desk pages' sessions and login budget.
+    pub desk_session: DeskSessionSettings,
+    /// A deadline policy file (the same TOML as the workbench's); the
+    /// directive's periods with the shipped holidays when unset.
+    pub deadline_policy: Option<PathBuf>,
+}
+
+/// When the desk session cookie carries `Secure`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecureCookie {
+    /// When the request says it came over TLS (`X-Forwarded-Proto: https`
+    /// or `Forwarded: proto=https`, set by the reverse proxy in front) or to
+    /// an onion service (its `Host` ends in `.onion`).
+    Auto,
+    /// Always: the desk is only ever reached over TLS or an onion service.
+    Always,
+}
+
+/// The desk pages' sessions and login budget. None of it keys on anything
+/// about the client.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeskSessionSettings {
+    /// Minutes without a request after which a session ends.
+    pub idle_minutes: u64,
+    /// Hours after login at which a session ends, however busy.
+    pub max_hours: u64,
+    /// When the cookie carries `Secure`.
+    pub secure_cookie: SecureCookie,
+    /// Failed logins (wrong code) one token name may have per window;
+    /// beyond that, that name cannot log in until the window refills.
+    pub login_failures_per_name: u32,
+    /// Failed logins (any reason) all clients together may have per window.
+    pub login_failures_global: u32,
+    /// The window of both budgets, minutes; it refills evenly.
+    pub login_window_minutes: u64,
+}
+
+impl Default for DeskSessionSettings {
+    fn default() -> Self {
+        DeskSessionSettings {
+            idle_minutes: 30,
+            max_hours: 10,
+            secure_cookie: SecureCookie::Auto,
+            login_failures_per_name: 5,
+            login_failures_global: 100,
+            login_window_minutes: 15,
+        }
+    }
 }
 
 /// Who may use the investigators' desk (pages and bearer API).
@@ -45,6 +97,91 @@ pub struct DeskSettings {
     /// and the bearer API alike (`crate::totp::check_login`). Off by
     /// default; a token with TOTP enrolled needs its code either way.
     pub require_totp: bool,
+}
+
+/// How the digest's SMTP connection is encrypted. There is no plain-text
+/// option: the message and the password never cross a network in clear.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpTls {
+    /// STARTTLS on the submission port (587 unless `smtp_port`); refused
+    /// if the relay does not offer it.
+    Starttls,
+    /// TLS from the first byte (465 unless `smtp_port`).
+    Tls,
+}
+
+/// The daily digest by e-mail (`[digest]`): how many new reports and
+/// follow-ups arrived since the last digest and how many cases are due or
+/// overdue, never which. Sent once a day during the hour `hour_utc`,
+/// whatever happened.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigestSettings {
+    /// The SMTP relay's host name (also the name its certificate must carry).
+    pub smtp_host: String,
+    /// Its port; 587 for `starttls`, 465 for `tls` when unset.
+    pub smtp_port: Option<u16>,
+    /// `starttls` or `tls`.
+    pub tls: SmtpTls,
+    /// SMTP user name; none: send without logging in.
+    pub username: Option<String>,
+    /// A file holding the SMTP password (its first line); needed with
+    /// `username`. Never in the configuration file itself.
+    pub password_file: Option<PathBuf>,
+    /// The sender address.
+    pub from: String,
+    /// The recipients (one message to all of them).
+    pub to: Vec<String>,
+    /// The UTC hour (0-23) during which the digest is sent each day.
+    #[serde(default = "default_digest_hour")]
+    pub hour_utc: u8,
+    /// A PEM file of the CA that signed the relay's certificate, for a relay
+    /// with a private CA; then only this CA is trusted. Unset: the public
+    /// web PKI roots (shipped with the server).
+    pub ca_file: Option<PathBuf>,
+}
+
+fn default_digest_hour() -> u8 {
+    7
+}
+
+impl DigestSettings {
+    /// The port to connect to.
+    pub fn port(&self) -> u16 {
+        self.smtp_port.unwrap_or(match self.tls {
+            SmtpTls::Starttls => 587,
+            SmtpTls::Tls => 465,
+        })
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.smtp_host.trim().is_empty() {
+            return Err("config: digest.smtp_host is empty".into());
+        }
+        if self.hour_utc > 23 {
+            return Err("config: digest.hour_utc must be 0 to 23".into());
+        }
+        if self.to.is_empty() {
+            return Err("config: digest.to needs at least one address".into());
+        }
+        for address in std::iter::once(&self.from).chain(&self.to) {
+            let ok = address.split_once('@').is_some_and(|(local, domain)| {
+                !local.is_empty() && (domain.contains('.') || domain == "localhost")
+            }) && !address
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control() || "<>,;".contains(c));
+            if !ok {
+                return Err(format!(
+                    "config: digest: {address:?} is not an e-mail address"
+                ));
+            }
+        }
+        if self.username.is_some() != self.password_file.is_some() {
+            return Err("config: digest.username and digest.password_file go together".into());
+        }
+        Ok(())
+    }
 }
 
 /// A category in the configuration file.
@@ -134,6 +271,9 @@ impl Default for Settings {
             pow: PowSettingsFile::default(),
             retention: RetentionSettings::default(),
             desk: DeskSettings::default(),
+            digest: None,
+            desk_session: DeskSessionSettings::default(),
+            deadline_policy: None,
         }
     }
 }
@@ -262,6 +402,9 @@ impl Settings {
         if self.categories.is_empty() {
             return Err("config: at least one category is needed".into());
         }
+        if let Some(d) = &self.digest {
+            d.validate()?;
+        }
         if self.pow.difficulty > 32 {
             return Err("config: pow.difficulty above 32 would lock every reporter out".into());
         }
@@ -269,6 +412,28 @@ impl Settings {
         if l.max_object_bytes == 0 || l.max_request_bytes < l.max_object_bytes {
             return Err(
                 "config: limits.max_request_bytes must be at least max_object_bytes".into(),
+            );
+        }
+        let d = &self.desk_session;
+        for (name, v) in [
+            ("idle_minutes", d.idle_minutes),
+            ("max_hours", d.max_hours),
+            (
+                "login_failures_per_name",
+                u64::from(d.login_failures_per_name),
+            ),
+            ("login_failures_global", u64::from(d.login_failures_global)),
+            ("login_window_minutes", d.login_window_minutes),
+        ] {
+            if v == 0 {
+                return Err(format!("config: desk_session.{name} must be above 0"));
+            }
+        }
+        if d.idle_minutes > 24 * 60 || d.max_hours > 24 * 7 || d.login_window_minutes > 24 * 60 {
+            return Err(
+                "config: desk_session: idle_minutes at most 1440, max_hours at most 168, \
+                 login_window_minutes at most 1440"
+                    .into(),
             );
         }
         for (name, v) in [
@@ -377,6 +542,39 @@ mod tests {
         assert!(Settings::from_file(&p).unwrap().desk.require_totp);
         std::fs::write(&p, "[desk]\nrequire_topt = true\n").unwrap();
         assert!(Settings::from_file(&p).is_err());
+    }
+
+    #[test]
+    fn the_digest_is_off_unless_configured_and_checked_when_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wbs.toml");
+        std::fs::write(&p, "organization = \"X\"\n").unwrap();
+        let s = Settings::from_file(&p).unwrap();
+        assert!(s.digest.is_none());
+        s.validate().unwrap();
+        let good = "[digest]\nsmtp_host = \"mail.example.org\"\ntls = \"starttls\"\n\
+                    username = \"wbs\"\npassword_file = \"/etc/wbs/smtp-password\"\n\
+                    from = \"wbs@example.org\"\nto = [\"desk@example.org\"]\n";
+        std::fs::write(&p, good).unwrap();
+        let s = Settings::from_file(&p).unwrap();
+        s.validate().unwrap();
+        let d = s.digest.unwrap();
+        assert_eq!((d.hour_utc, d.port(), d.tls), (7, 587, SmtpTls::Starttls));
+        for (bad, why) in [
+            ("tls = \"starttls\"", "tls = \"none\""),
+            ("to = [\"desk@example.org\"]", "to = []"),
+            ("to = [\"desk@example.org\"]", "to = [\"desk\"]"),
+            (
+                "to = [\"desk@example.org\"]",
+                "to = [\"a@b.org>\\r\\nBcc: x@y.org\"]",
+            ),
+            ("username = \"wbs\"\n", ""),
+            ("from = ", "hour_utc = 24\nfrom = "),
+        ] {
+            std::fs::write(&p, good.replace(bad, why)).unwrap();
+            let refused = Settings::from_file(&p).and_then(|s| s.validate());
+            assert!(refused.is_err(), "{why:?} was accepted");
+        }
     }
 
     #[test]

@@ -52,6 +52,15 @@ use state::{AppState, SharedState};
 pub fn build_state(settings: Settings) -> Result<SharedState, String> {
     settings.validate()?;
     let (recipients, demo) = config::load_recipients(&settings.recipients)?;
+    let policy = match &settings.deadline_policy {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read deadline_policy {}: {e}", path.display()))?;
+            wbs_casebook::Policy::from_toml(&text)
+                .map_err(|e| format!("deadline_policy {}: {e}", path.display()))?
+        }
+        None => wbs_casebook::Policy::default(),
+    };
     let store = wbs_store::SledStore::create_or_open(&settings.data)
         .map_err(|e| format!("cannot open storage in {}: {e}", settings.data.display()))?;
     let leftovers = store.recovered_leftovers();
@@ -69,12 +78,14 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
             missing[0]
         );
     }
-    Ok(Arc::new(AppState::new(
-        settings,
-        Arc::new(store),
-        recipients,
-        demo,
-    )))
+    let last_pull = handlers::overview::last_export_in(
+        &wbs_store::Store::audit_log(&store)
+            .map_err(|e| format!("cannot read the audit log: {e}"))?,
+    );
+    let mut state = AppState::new(settings, Arc::new(store), recipients, demo);
+    state.deadline_policy = policy;
+    *state.last_export.get_mut() = last_pull;
+    Ok(Arc::new(state))
 }
 
 /// Largest request head (request line and headers) accepted; a larger one
@@ -183,7 +194,7 @@ pub async fn launch_with_tcp_listener(
             );
             let b = serve(
                 desk_listener,
-                routes::finish(desk, app.clone()),
+                routes::finish(desk.merge(routes::desk_alone_router()), app.clone()),
                 app.clone(),
                 rx.clone(),
                 grace,

@@ -10,7 +10,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::handlers::{desk, pages, reporter};
+use crate::handlers::{desk, overview, pages, reporter, session};
 use crate::state::SharedState;
 
 /// Largest JSON body on the plain JSON routes.
@@ -47,6 +47,19 @@ pub fn desk_router(app: &SharedState) -> Router<SharedState> {
     let limits = &app.settings.limits;
     let timeout = Duration::from_secs(limits.request_timeout_secs);
     Router::new()
+        .route("/desk", get(pages::desk))
+        .route(
+            "/api/v1/desk/session",
+            get(session::get_session)
+                .post(session::post_session)
+                .layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
+        )
+        .route(
+            "/api/v1/desk/logout",
+            post(session::post_logout).layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
+        )
+        .route("/api/v1/desk/overview", get(overview::get_overview))
+        .route("/api/v1/desk/audit", get(overview::get_audit))
         .route("/api/v1/desk/cases", get(desk::get_cases))
         .route("/api/v1/desk/export", get(desk::get_export))
         .route(
@@ -58,6 +71,16 @@ pub fn desk_router(app: &SharedState) -> Router<SharedState> {
             post(desk::post_case_status).layer(DefaultBodyLimit::max(MAX_JSON_BODY)),
         )
         .layer(from_fn_with_state(timeout, deadline))
+}
+
+/// What the desk address serves besides [`desk_router`] when it is an
+/// address of its own: the desk page at `/` too, and the page's files.
+/// (On a shared address the public router has these files already.)
+pub fn desk_alone_router() -> Router<SharedState> {
+    Router::new()
+        .route("/", get(pages::desk))
+        .route("/assets/{name}", get(pages::file))
+        .route("/healthz", get(pages::healthz))
 }
 
 /// Gives a request `timeout` to produce its answer (a streamed answer's

@@ -51,6 +51,12 @@ pub struct AppState {
     pub config: ConfigResponse,
     /// The cursor of the desk's last export, for "what is new".
     pub last_export: AtomicU64,
+    /// The desk pages' sessions.
+    pub sessions: crate::handlers::session::Sessions,
+    /// The desk pages' login budget.
+    pub login_budget: crate::handlers::session::LoginBudget,
+    /// The deadline rules of the desk overview.
+    pub deadline_policy: wbs_casebook::Policy,
 }
 
 impl AppState {
@@ -88,6 +94,12 @@ impl AppState {
             )),
             exports: Arc::new(Semaphore::new(MAX_CONCURRENT_EXPORTS)),
             last_export: AtomicU64::new(0),
+            sessions: crate::handlers::session::Sessions::new(&settings.desk_session),
+            login_budget: crate::handlers::session::LoginBudget::new(
+                &settings.desk_session,
+                std::time::Instant::now(),
+            ),
+            deadline_policy: wbs_casebook::Policy::default(),
             settings,
             store,
             recipients,

@@ -1,5 +1,6 @@
 //! The investigator desk: list cases, export new material, import replies,
-//! set statuses. Every route needs a bearer token; every action is audited
+//! set statuses. Every route needs a bearer token or a desk-page session
+//! (cookie and CSRF token, [`super::session`]); every action is audited
 //! under the token's name.
 
 use std::collections::HashMap;
@@ -24,18 +25,23 @@ use wbs_protocol::bundle::{
 use wbs_protocol::header::{scan_header, Stanzas, MAX_HEADER_LEN};
 use wbs_store::{CaseRecord, ImportItem, ObjectRecord, Store};
 
-use super::ApiJson;
+use super::{session, ApiJson};
 use crate::error::ApiError;
 use crate::state::SharedState;
 use crate::upload::{receive_reader, ObjectRules};
 
-/// An authenticated investigator: the token's name.
+/// An authenticated investigator: the token's name. A request with an
+/// `Authorization` header is judged by its bearer token alone, as
+/// `wbs-desk` sends it; one without, by its session cookie and CSRF token.
 pub struct Investigator(pub String);
 
 impl FromRequestParts<SharedState> for Investigator {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &SharedState) -> Result<Self, ApiError> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return session::from_cookie(parts, app).await.map(Investigator);
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -44,14 +50,19 @@ impl FromRequestParts<SharedState> for Investigator {
             .map(str::trim)
             .filter(|t| !t.is_empty() && t.len() <= 256)
             .ok_or_else(ApiError::unauthorized)?;
-        // Tokens are looked up by their SHA-256: the comparison an attacker
-        // could time is between hashes they cannot steer.
-        let hash: [u8; 32] = Sha256::digest(token.as_bytes()).into();
-        let name = app
-            .with_store(move |s| Ok(s.token_name(&hash)?))
-            .await?
-            .ok_or_else(ApiError::unauthorized)?;
-        Ok(Investigator(name))
+        // Tokens are looked up by their SHA-256 (in `check_login`): the
+        // comparison an attacker could time is between hashes they cannot
+        // steer. A TOTP code (`X-Wbs-Totp`) is charged to the token name's
+        // login budget, as on the desk pages.
+        let token = zeroize::Zeroizing::new(token.to_owned());
+        let code =
+            crate::totp::bearer_code(&parts.headers).map(|c| zeroize::Zeroizing::new(c.to_owned()));
+        let charge = code.is_some();
+        match session::check_budgeted(app, token, code, charge).await {
+            Ok(ok) => Ok(Investigator(ok.name)),
+            Err(session::Checked::Limited) => Err(session::login_limited()),
+            Err(session::Checked::Refused(e)) => Err(crate::totp::bearer_error(&e)),
+        }
     }
 }
 
@@ -67,7 +78,11 @@ fn audit(store: &dyn Store, who: &str, action: &str, detail: &str) -> Result<(),
 /// line, so a count, a cursor or a case id here would tell, export after
 /// export, when reports arrived; that detail stays in the day-dated audit
 /// store ([`audit`]).
-fn logged<T>(who: &str, action: &'static str, r: Result<T, ApiError>) -> Result<T, ApiError> {
+pub(crate) fn logged<T>(
+    who: &str,
+    action: &'static str,
+    r: Result<T, ApiError>,
+) -> Result<T, ApiError> {
     match &r {
         Ok(_) => tracing::info!(actor = who, action, "desk action"),
         Err(e) => tracing::info!(actor = who, action, code = e.code, "desk action refused"),

@@ -1,8 +1,10 @@
 //! Request handlers, one module per resource, named by verb.
 
 pub mod desk;
+pub mod overview;
 pub mod pages;
 pub mod reporter;
+pub mod session;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};

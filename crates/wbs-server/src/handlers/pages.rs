@@ -76,6 +76,11 @@ pub async fn status() -> Response {
     serve("status.html")
 }
 
+/// `GET /desk` (and `/` on a desk address of its own): the desk page.
+pub async fn desk() -> Response {
+    serve("desk.html")
+}
+
 /// `GET /assets/{name}`.
 pub async fn file(Path(name): Path<String>) -> Response {
     if name.ends_with(".html") {
