@@ -275,10 +275,24 @@ impl Case {
 
     /// What the clocks need: the received day, the status history, and the
     /// days of the replies written on this machine.
+    ///
+    /// The history is the server's (`case.json`) plus the status each reply
+    /// written here set, on the day it was written: the decision was taken
+    /// that day, and an incremental export brings a case back only with
+    /// new objects, so `case.json` may not show it for a long time. When
+    /// the server's copy arrives (dated the day it was pushed), the earlier
+    /// of the two counts.
     pub fn facts(&self) -> CaseFacts {
+        let mut history: Vec<(Status, Day)> =
+            self.history.iter().map(|h| (h.status, h.on)).collect();
+        history.extend(
+            self.replies_sent
+                .iter()
+                .filter_map(|r| Some((r.status?, r.on?))),
+        );
         CaseFacts {
             received_on: self.received_on,
-            history: self.history.iter().map(|h| (h.status, h.on)).collect(),
+            history,
             replies: self.replies_sent.iter().filter_map(|r| r.on).collect(),
         }
     }

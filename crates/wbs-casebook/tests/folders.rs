@@ -219,6 +219,10 @@ fn a_case_book_reads_what_is_there_and_keeps_unverified_apart() {
 
     let facts = c1.facts();
     assert_eq!(facts.replies, vec![d("2026-01-08"), d("2026-02-20")]);
+    assert!(
+        facts.history.contains(&(Status::InReview, d("2026-01-08"))),
+        "the status the reply set, on its day"
+    );
     let clocks = c1.clocks(&Policy::default(), d("2026-06-01"));
     assert_eq!(clocks.acknowledged_on, Some(d("2026-01-08")));
     assert_eq!(clocks.acknowledge.code(), "met");
@@ -233,6 +237,39 @@ fn a_case_book_reads_what_is_there_and_keeps_unverified_apart() {
     assert!(c5.report.is_none());
     assert_eq!(c5.history.len(), 1, "the undated change is left out");
     assert_eq!(c5.problems.len(), 3, "{:?}", c5.problems);
+}
+
+#[test]
+fn a_status_set_by_a_reply_counts_before_the_server_reports_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let case = tmp.path().join("c7");
+    write(
+        &case.join("case.json"),
+        &manifest("c7", "2026-03-02", &[("received", "2026-03-02")]),
+    );
+    write(
+        &case.join("report.json"),
+        &report("Di luar kewenangan", "other", Some("cli"), true),
+    );
+    // One reply that rejects the report: it acknowledges and, by the
+    // status it sets, ends the handling; no later export has come yet.
+    write(
+        &case.join("thread/2026-03-04-reply-sent-x1.md"),
+        &sent_record(
+            "c7",
+            "x1",
+            "2026-03-04",
+            Some("rejected"),
+            "Bukan kewenangan kami.",
+        ),
+    );
+    let book = CaseBook::load(tmp.path()).unwrap();
+    let c = book.get("c7").unwrap();
+    assert_eq!(c.status, Status::Received, "the server's word, unchanged");
+    let clocks = c.clocks(&Policy::default(), d("2026-08-01"));
+    assert_eq!(clocks.acknowledge.code(), "met");
+    assert_eq!(clocks.feedback.code(), "met", "{clocks:?}");
+    assert_eq!(clocks.closed_on, Some(d("2026-03-04")));
 }
 
 #[test]
