@@ -75,6 +75,8 @@ impl Submission {
                 .collect(),
             reply_recipient: code.reply_recipient().to_string(),
             contact: None,
+            thread_key: None,
+            channel: None,
         };
         let report_age = report.seal(recipients).unwrap();
         let attachments_age = attachments
@@ -298,17 +300,27 @@ pub fn token(server: &TestServer) -> String {
         .to_string()
 }
 
-/// `GET /api/v1/desk/export?since=…`: the raw body (or the transport error
-/// that cut it) and the cursor header.
-pub fn export_raw(server: &TestServer, since: u64) -> (Result<Vec<u8>, String>, u64) {
-    let resp = client()
+/// `GET /api/v1/desk/export?since=…`: the whole body and the cursor
+/// header, or what cut the export short.
+///
+/// The server streams an export, so a failure while writing it (a damaged
+/// or missing blob) can only cut the connection: in the middle of the body,
+/// or before the response head when it comes before the first chunk was
+/// sent. A cut at any point is an `Err`; not reaching the server at all,
+/// or a status other than 200, is a failure of the test itself.
+pub fn export_raw(server: &TestServer, since: u64) -> Result<(Vec<u8>, u64), String> {
+    let mut resp = match client()
         .get(format!(
             "{}/api/v1/desk/export?since={since}",
             server.desk_url
         ))
         .bearer_auth(token(server))
         .send()
-        .unwrap();
+    {
+        Ok(resp) => resp,
+        Err(e) if e.is_connect() => panic!("cannot reach the server: {e:?}"),
+        Err(e) => return Err(format!("cut before the response head: {e:?}")),
+    };
     assert_eq!(resp.status(), 200, "export refused");
     let cursor = resp
         .headers()
@@ -317,12 +329,9 @@ pub fn export_raw(server: &TestServer, since: u64) -> (Result<Vec<u8>, String>, 
         .and_then(|v| v.parse().ok())
         .expect("cursor header");
     let mut body = Vec::new();
-    let mut resp = resp;
-    let read = resp
-        .read_to_end(&mut body)
-        .map(|_| body)
-        .map_err(|e| format!("{e:?}"));
-    (read, cursor)
+    resp.read_to_end(&mut body)
+        .map_err(|e| format!("cut in the body after {} bytes: {e:?}", body.len()))?;
+    Ok((body, cursor))
 }
 
 /// `GET /api/v1/desk/cases` as JSON.
@@ -392,8 +401,7 @@ pub fn read_bundle(bytes: &[u8]) -> Result<(ExportManifest, Vec<ExportedCase>), 
 /// Exports everything since `since` and reads it; panics if the export or
 /// the bundle fails. Returns the cases and the next cursor.
 pub fn export(server: &TestServer, since: u64) -> (Vec<ExportedCase>, u64) {
-    let (body, cursor) = export_raw(server, since);
-    let body = body.unwrap_or_else(|e| panic!("export body failed: {e}"));
+    let (body, cursor) = export_raw(server, since).unwrap_or_else(|e| panic!("export {e}"));
     let (_, cases) = read_bundle(&body).unwrap_or_else(|e| panic!("export bundle refused: {e}"));
     (cases, cursor)
 }
