@@ -6,8 +6,9 @@ import { fileURLToPath } from "node:url";
 
 const src = join(dirname(fileURLToPath(import.meta.url)), "..", "src");
 const load = (l) => JSON.parse(readFileSync(join(src, "locales", `${l}.json`), "utf8"));
-const id = load("id");
-const en = load("en");
+// The desk page's strings are files of their own (bundled into desk.js only).
+const id = { ...load("id"), ...load("desk-id") };
+const en = { ...load("en"), ...load("desk-en") };
 
 function filesUnder(dir, ext) {
   return readdirSync(dir, { withFileTypes: true, recursive: true })

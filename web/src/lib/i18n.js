@@ -9,6 +9,12 @@ import id from "../locales/id.json" with { type: "json" };
 import en from "../locales/en.json" with { type: "json" };
 
 const LOCALES = { id, en };
+
+/** Adds a page's own strings (the desk's) to both languages. */
+export function addLocales(extra) {
+  Object.assign(LOCALES.id, extra.id);
+  Object.assign(LOCALES.en, extra.en);
+}
 const INTL = { id: "id-ID", en: "en-GB" };
 let lang = "id";
 const listeners = [];

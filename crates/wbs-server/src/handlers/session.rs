@@ -177,21 +177,32 @@ impl Sessions {
         })
     }
 
-    /// The live session of a cookie value, which counts as a use of it.
+    /// The live session of a cookie value. Looking does not count as a
+    /// use: [`touch`](Self::touch) it once the request has proved itself
+    /// (a stolen cookie without its CSRF token keeps nothing alive).
     pub fn find(&self, cookie_value: &str, now: Instant) -> Option<Found> {
         let hash = id_hash(cookie_value)?;
         let mut map = self.lock();
-        let s = map.get_mut(&hash)?;
+        let s = map.get(&hash)?;
         if !self.alive(s, now) {
             map.remove(&hash);
             return None;
         }
-        s.last_seen = now;
         Some(Found {
             name: s.name.clone(),
             token_hash: s.token_hash,
             csrf: s.csrf,
         })
+    }
+
+    /// Counts a use of the session of a cookie value: its idle time starts
+    /// again.
+    pub fn touch(&self, cookie_value: &str, now: Instant) {
+        if let Some(hash) = id_hash(cookie_value) {
+            if let Some(s) = self.lock().get_mut(&hash) {
+                s.last_seen = now;
+            }
+        }
     }
 
     /// Ends the session of a cookie value (nothing if there is none).
@@ -513,6 +524,7 @@ pub async fn from_cookie(parts: &Parts, app: &SharedState) -> Result<String, Api
         app.sessions.end(&value);
         return Err(e);
     }
+    app.sessions.touch(&value, Instant::now());
     Ok(found.name)
 }
 
@@ -764,11 +776,16 @@ mod tests {
         for _ in 0..6 {
             t += Duration::from_secs(9 * 60);
             assert!(s.find(&a.cookie_value, t).is_some(), "{:?}", t - t0);
+            s.touch(&a.cookie_value, t);
         }
         t += Duration::from_secs(9 * 60);
         assert!(s.find(&a.cookie_value, t).is_none(), "past max_hours");
-        // Idle for ten minutes: gone.
+        // Looked up (as with a stolen cookie and no CSRF token) but never
+        // used: gone after ten minutes.
         let b = s.open("siti", [1; 32], t0).unwrap();
+        assert!(s
+            .find(&b.cookie_value, t0 + Duration::from_secs(300))
+            .is_some());
         assert!(s
             .find(&b.cookie_value, t0 + Duration::from_secs(600))
             .is_none());
