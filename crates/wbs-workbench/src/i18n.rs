@@ -73,7 +73,8 @@ texts! {
     AllCategories => "Semua kategori", "All categories";
     Status => "Status", "Status";
     Category => "Kategori", "Category";
-    Received => "Diterima", "Received";
+    Received => "Laporan diterima", "Reports received";
+    ReceivedOn => "Tanggal diterima", "Received on";
     AcknowledgeBy => "Konfirmasi paling lambat", "Acknowledge by";
     FeedbackBy => "Tindak lanjut paling lambat", "Feedback by";
     Overdue => "Terlambat", "Overdue";
@@ -135,5 +136,41 @@ texts! {
     Problems => "Masalah saat membaca", "Problems reading";
     Case => "Kasus", "Case";
     Days => "hari", "days";
+    PerMonth => "Per bulan", "Per month";
+    Channel => "Kanal", "Channel";
+    DaysToAcknowledge => "Hari sampai konfirmasi", "Days to acknowledge";
+    DaysToClose => "Hari sampai selesai", "Days to close";
+    CaseCount => "Kasus", "Cases";
+    Median => "Median", "Median";
+    P90 => "Persentil ke-90", "90th percentile";
+    AcknowledgedInTime => "Dikonfirmasi tepat waktu", "Acknowledged in time";
+    AnsweredInTime => "Ditindaklanjuti tepat waktu", "Feedback in time";
+    WithinOf => "tepat waktu / dari", "in time / of";
+    NoThread => "Belum ada tindak lanjut atau balasan.", "No follow-up or reply yet.";
     NotAnswerable => "Pelapor tidak dapat dijawab", "The reporter cannot be answered";
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_string_exists_in_both_languages() {
+        for t in T::ALL {
+            let (id, en) = (t.get(Lang::Id), t.get(Lang::En));
+            assert!(!id.trim().is_empty() && !en.trim().is_empty(), "{t:?}");
+        }
+        // The toggle names the language it switches to, in that language.
+        assert_eq!(T::SwitchLanguage.get(Lang::Id), "English");
+        assert_eq!(T::SwitchLanguage.get(Lang::En), "Bahasa Indonesia");
+        assert_eq!(Lang::default(), Lang::Id, "Indonesian first");
+        assert_eq!(Lang::Id.other().other(), Lang::Id);
+    }
+
+    #[test]
+    fn statuses_have_names_in_both_languages() {
+        for s in Status::ALL {
+            assert_ne!(Lang::Id.status(s), Lang::En.status(s), "{s:?}");
+        }
+    }
 }

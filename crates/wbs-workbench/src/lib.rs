@@ -45,7 +45,10 @@ pub fn run_native() -> eframe::Result<()> {
     eframe::run_native(
         "wbs-workbench",
         options,
-        Box::new(|_cc| Ok(Box::new(ui::App::new(wb)))),
+        Box::new(|cc| {
+            cc.egui_ctx.set_theme(egui::Theme::Light);
+            Ok(Box::new(ui::App::new(wb)))
+        }),
     )
 }
 

@@ -132,25 +132,30 @@ impl App {
         ui.add_space(8.0);
         egui::Grid::new("unlock").num_columns(3).show(ui, |ui| {
             let l = ui.label(self.t(T::IdentityFile));
-            ui.add(TextEdit::singleline(&mut self.wb.identity_path).desired_width(420.0))
-                .labelled_by(l.id);
+            ui.add_sized(
+                [420.0, 20.0],
+                TextEdit::singleline(&mut self.wb.identity_path),
+            )
+            .labelled_by(l.id);
             if ui.button(self.t(T::Choose)).clicked() {
                 self.wb.choose(Purpose::Identity);
             }
             ui.end_row();
             let l = ui.label(self.t(T::CaseFolder));
-            ui.add(TextEdit::singleline(&mut self.wb.folder_path).desired_width(420.0))
-                .labelled_by(l.id);
+            ui.add_sized(
+                [420.0, 20.0],
+                TextEdit::singleline(&mut self.wb.folder_path),
+            )
+            .labelled_by(l.id);
             if ui.button(self.t(T::Choose)).clicked() {
                 self.wb.choose(Purpose::CaseFolder);
             }
             ui.end_row();
             let l = ui.label(self.t(T::Passphrase));
             let r = ui
-                .add(
-                    TextEdit::singleline(&mut *self.wb.passphrase)
-                        .password(true)
-                        .desired_width(420.0),
+                .add_sized(
+                    [420.0, 20.0],
+                    TextEdit::singleline(&mut *self.wb.passphrase).password(true),
                 )
                 .labelled_by(l.id);
             ui.end_row();
@@ -328,7 +333,7 @@ impl App {
                     T::Title,
                     T::Category,
                     T::Status,
-                    T::Received,
+                    T::ReceivedOn,
                     T::AcknowledgeBy,
                     T::FeedbackBy,
                 ] {
@@ -338,6 +343,7 @@ impl App {
                 ui.end_row();
                 for (id, title, category, status, received, clocks) in &rows {
                     ui.vertical(|ui| {
+                        ui.set_min_width(300.0);
                         ui.label(RichText::new(title).strong());
                         ui.label(RichText::new(id).monospace().small());
                     });
@@ -385,7 +391,7 @@ impl App {
             ui.label(T::Status.get(lang));
             ui.label(lang.status(case.status));
             ui.end_row();
-            ui.label(T::Received.get(lang));
+            ui.label(T::ReceivedOn.get(lang));
             ui.label(case.received_on.to_string());
             ui.end_row();
             ui.label(T::AcknowledgeBy.get(lang));
@@ -531,6 +537,9 @@ impl App {
             .chain(case.replies_sent.iter().map(|r| (r.on, 1, Entry::Reply(r))))
             .collect();
         entries.sort_by_key(|(on, k, _)| (*on, *k));
+        if entries.is_empty() {
+            ui.label(T::NoThread.get(lang));
+        }
         for (on, _, entry) in entries {
             let day = on.map(|d| d.to_string()).unwrap_or_default();
             egui::Frame::group(ui.style()).show(ui, |ui| match entry {
@@ -709,9 +718,9 @@ impl App {
             })
             .collect();
         for (title, rows) in [
-            ("per month / per bulan", &figures.per_month),
+            (T::PerMonth.get(lang), &figures.per_month),
             (T::Category.get(lang), &figures.per_category),
-            ("channel / kanal", &figures.per_channel),
+            (T::Channel.get(lang), &figures.per_channel),
             (T::Status.get(lang), &status_rows),
         ] {
             ui.add_space(6.0);
@@ -727,33 +736,45 @@ impl App {
         }
         ui.add_space(6.0);
         egui::Grid::new("durations").num_columns(4).show(ui, |ui| {
-            for h in ["", "n", "median", "p90"] {
+            for h in [
+                "",
+                T::CaseCount.get(lang),
+                T::Median.get(lang),
+                T::P90.get(lang),
+            ] {
                 ui.label(RichText::new(h).strong());
             }
             ui.end_row();
             for (name, s) in [
-                (T::AcknowledgeBy, &figures.days_to_acknowledge),
-                (T::Statistics, &figures.days_to_close),
+                (T::DaysToAcknowledge, &figures.days_to_acknowledge),
+                (T::DaysToClose, &figures.days_to_close),
             ] {
-                let name = if name == T::Statistics {
-                    "close / tutup"
-                } else {
-                    name.get(lang)
-                };
-                ui.label(name);
+                ui.label(name.get(lang));
                 ui.label(s.cases.text(p));
                 ui.label(s.median.text(p));
                 ui.label(s.p90.text(p));
                 ui.end_row();
             }
+        });
+        ui.add_space(6.0);
+        egui::Grid::new("shares").num_columns(3).show(ui, |ui| {
             for (name, s) in [
-                (T::AcknowledgeBy, &figures.acknowledged_in_time),
-                (T::FeedbackBy, &figures.answered_in_time),
+                (T::AcknowledgedInTime, &figures.acknowledged_in_time),
+                (T::AnsweredInTime, &figures.answered_in_time),
             ] {
-                ui.label(format!("{} %", name.get(lang)));
-                ui.label(s.of.text(p));
-                ui.label(s.within.text(p));
-                ui.label(s.percent.text(p));
+                ui.label(name.get(lang));
+                ui.label(format!(
+                    "{} {} {}",
+                    s.within.text(p),
+                    T::WithinOf.get(lang),
+                    s.of.text(p)
+                ));
+                let pct = s.percent.text(p);
+                ui.label(if pct.is_empty() {
+                    pct
+                } else {
+                    format!("{pct} %")
+                });
                 ui.end_row();
             }
         });
