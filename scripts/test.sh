@@ -11,6 +11,9 @@ need_apt=()
 command -v age >/dev/null || need_apt+=(age)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The digest test's SMTP server (tests/tests/digest.rs) and its certificates.
+/usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
+command -v openssl >/dev/null || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

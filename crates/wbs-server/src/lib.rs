@@ -20,6 +20,7 @@ pub mod admin;
 pub mod config;
 #[cfg(unix)]
 pub mod control;
+pub mod digest;
 pub mod error;
 pub mod file_times;
 pub mod guard;
@@ -176,6 +177,8 @@ pub async fn launch_with_tcp_listener(
     });
     let retention = tokio::spawn(retention::run(app.clone(), rx.clone()));
     let file_times = tokio::spawn(file_times::run(app.clone(), rx.clone()));
+    // No task at all unless `[digest]` is configured.
+    let digest = digest::spawn(&app, app.deadline_policy.clone(), rx.clone())?;
     // `wbs-server backup` and `verify` reach the running server through
     // `<data>/control.sock` (sled lets only this process open the store).
     #[cfg(unix)]
@@ -208,6 +211,9 @@ pub async fn launch_with_tcp_listener(
     }
     retention.abort();
     file_times.abort();
+    if let Some(digest) = digest {
+        digest.abort();
+    }
     #[cfg(unix)]
     let _ = control.await;
     // The last files of the day keep no exact ctime on a stopped server.
