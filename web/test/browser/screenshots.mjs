@@ -1,11 +1,12 @@
 // Screenshots for the README, made with the same harness as the browser
 // tests (real wbs-server, wbs-desk, wbs-inspect, headless Chromium): the
 // report page, the receipt view and the status page with a reply, each at
-// phone (390×844) and desktop (1280×900) width.
+// phone (390×844) and desktop (1280×900) width; and the desk page (login,
+// overview with its clocks, bundles and audit log).
 //
 //   npm run screenshots [-- OUT_DIR]      (default ../docs/screenshots)
 
-import { mkdirSync, writeFileSync, readdirSync } from "node:fs";
+import { mkdirSync, writeFileSync, readFileSync, readdirSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { startServer, launchBrowser, run, Watch, tid, ROOT } from "./harness.mjs";
 
@@ -85,7 +86,29 @@ try {
     await shoot(page, `status-reply-${name}.png`);
     await ctx.close();
   }
-  const problems = await watch.problems();
+  // One more report, so that the desk shows something new since the pull.
+  writeFileSync(join(dir, "laporan.txt"), "Pengadaan laptop: harga satuan dua kali harga pasar.");
+  run("wbs-report", ["submit", "--server", server.url, "--message", join(dir, "laporan.txt")]);
+  const token = readFileSync(server.tokenFile, "utf8").trim();
+  for (const [name, viewport] of Object.entries(VIEWPORTS)) {
+    const ctx = await watch.context(browser, { viewport });
+    const page = await ctx.newPage();
+    await page.goto(`${server.url}/desk`);
+    await page.locator(tid("desk-token")).waitFor();
+    await shoot(page, `desk-login-${name}.png`);
+    await page.fill(tid("desk-token"), token);
+    await page.click(tid("desk-login"));
+    await page.locator(tid("desk-case-row")).first().waitFor();
+    await page.setInputFiles(tid("desk-import-file"), join(dir, "replies.tar"));
+    await page.click(tid("desk-import-submit"));
+    await page.waitForFunction(() => document.querySelector("[data-testid=desk-import-result]").textContent.length > 0);
+    await page.click(tid("desk-audit-load"));
+    await page.locator("#desk-audit tbody tr").first().waitFor();
+    await shoot(page, `desk-overview-${name}.png`);
+    await ctx.close();
+  }
+  // The desk's session cookie is expected; nothing else may set one.
+  const problems = (await watch.problems()).filter((p) => !/^Set-Cookie: \S+\/api\/v1\/desk\/session: /.test(p));
   if (problems.length) throw new Error(problems.join("\n"));
   for (const f of readdirSync(out).filter((f) => f.endsWith(".png")).sort()) console.log(`wrote ${join(out, f)}`);
 } catch (e) {
