@@ -53,6 +53,10 @@ pub struct StoreRecords {
     pub tokens: Vec<TokenEntry>,
     /// The whole audit log, oldest first.
     pub audit: Vec<AuditEntry>,
+    /// Where the daily digest stopped counting (absent: never sent), so a
+    /// restored server neither repeats nor skips arrivals in its next one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub digest: Option<crate::records::DigestState>,
 }
 
 /// A case and its lookup hash.
@@ -242,6 +246,9 @@ impl StoreRecords {
                 return Err(bad(format!("token {:?} appears twice", t.name)));
             }
             date("token date", &t.created_on)?;
+        }
+        if let Some(d) = self.digest.as_ref().filter(|d| !d.sent_on.is_empty()) {
+            date("digest date", &d.sent_on)?;
         }
 
         let mut last = 0u64;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use common::*;
 use wbs_protocol::Status;
-use wbs_store::{ImportItem, SledStore, Store, StoreError, StoreRecords};
+use wbs_store::{DigestState, ImportItem, SledStore, Store, StoreError, StoreRecords};
 
 /// A store with a bit of everything: attachments, a follow-up, a reply,
 /// status changes, tokens, audit entries, a deleted case.
@@ -38,6 +38,16 @@ fn populated(data: &std::path::Path) -> SledStore {
     store.add_token("siti", [1; 32]).unwrap();
     store.add_token("budi", [2; 32]).unwrap();
     store.revoke_token("budi").unwrap();
+    store
+        .add_token_with_totp("dewi", [4; 32], Some(vec![7; 48]))
+        .unwrap();
+    assert!(store.accept_totp_step(&[4; 32], 56_789_012).unwrap());
+    store
+        .set_digest_state(&DigestState {
+            cursor: 3,
+            sent_on: LATER.into(),
+        })
+        .unwrap();
     store.audit("siti", "export", "since=0").unwrap();
     store.delete_case(&gone.id).unwrap();
     store
@@ -98,6 +108,17 @@ fn a_restore_rebuilds_the_same_store_with_working_indexes() {
     // The same snapshot again is the same document: records are read in
     // key order, so a backup of an unchanged store is reproducible.
     assert_eq!(restored.snapshot().unwrap().records, snap.records);
+
+    // A TOTP second factor comes back sealed as it was, with its last
+    // accepted step: a code used before the backup stays used.
+    let dewi = restored.token_auth(&[4; 32]).unwrap().unwrap();
+    assert_eq!(Some(dewi.clone()), original.token_auth(&[4; 32]).unwrap());
+    let totp = dewi.totp.unwrap();
+    assert_eq!((totp.sealed, totp.last_step), (vec![7; 48], 56_789_012));
+    assert!(!restored.accept_totp_step(&[4; 32], 56_789_012).unwrap());
+    assert!(restored.accept_totp_step(&[4; 32], 56_789_013).unwrap());
+    // So does the daily digest's place.
+    assert_eq!(restored.digest_state().unwrap().cursor, 3);
 
     // A re-pushed reply bundle is still recognised, and the restored store
     // goes on numbering where the original stopped.

@@ -21,7 +21,9 @@ use std::io::{self, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{sync_files_in, SledStore, Trees, META_FORMAT, META_LAST_AUDIT, META_LAST_SEQ};
+use super::{
+    sync_files_in, SledStore, Trees, META_DIGEST, META_FORMAT, META_LAST_AUDIT, META_LAST_SEQ,
+};
 use crate::blob::{create_private_dir, sync_dir, BlobFiles, BlobSink, StagedBlob};
 use crate::codec::{
     case_object_key, from_json, read_u64, seq_key, to_json, AppliedItem, StoredCase, StoredToken,
@@ -73,6 +75,10 @@ impl SledStore {
             applied_items: Vec::new(),
             tokens: Vec::new(),
             audit: Vec::new(),
+            digest: match t.meta.get(META_DIGEST)? {
+                Some(v) => Some(from_json(&v, "meta digest")?),
+                None => None,
+            },
         };
         for value in t.cases.iter().values() {
             let stored: StoredCase = from_json(&value?, "cases")?;
@@ -237,6 +243,9 @@ impl Restore {
             .insert(META_FORMAT, &u64::from(FORMAT_VERSION).to_be_bytes())?;
         t.meta.insert(META_LAST_SEQ, &seq_key(r.last_seq))?;
         t.meta.insert(META_LAST_AUDIT, &seq_key(r.last_audit_seq))?;
+        if let Some(digest) = &r.digest {
+            t.meta.insert(META_DIGEST, to_json(digest)?)?;
+        }
         for entry in &r.cases {
             let stored = StoredCase {
                 lookup: entry.lookup_hash,
