@@ -360,3 +360,72 @@ fn desk_page_actions_log_who_and_what_but_no_count_cursor_or_case() {
     let overview: Value = s.get(&server.url, "/api/v1/desk/overview").json().unwrap();
     assert_eq!(overview["last_pull"], cursor.as_str());
 }
+
+#[test]
+fn a_session_cookie_without_its_csrf_token_or_from_another_site_changes_nothing() {
+    let server = TestServer::start(ServerOptions::default());
+    let w = tempfile::tempdir().unwrap();
+    let message = w.path().join("laporan.txt");
+    std::fs::write(&message, "Laporan.").unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "submit")
+            .arg("--message")
+            .arg(&message),
+    );
+    let s = session(&server.url, &token(&server, "desk1"));
+    let overview: Value = s.get(&server.url, "/api/v1/desk/overview").json().unwrap();
+    let case_id = overview["cases"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/api/v1/desk/cases/{case_id}/status");
+    let c = client();
+    let attempts = [
+        // The cookie alone, as a thief or another site's form would send it.
+        vec![("Cookie", s.cookie.clone())],
+        // Someone else's CSRF token.
+        vec![
+            ("Cookie", s.cookie.clone()),
+            (
+                "X-Wbs-Csrf",
+                session(&server.url, &token(&server, "desk1")).csrf,
+            ),
+        ],
+        // The right token, but the browser says another site sent it.
+        vec![
+            ("Cookie", s.cookie.clone()),
+            ("X-Wbs-Csrf", s.csrf.clone()),
+            ("Sec-Fetch-Site", "cross-site".into()),
+        ],
+        vec![
+            ("Cookie", s.cookie.clone()),
+            ("X-Wbs-Csrf", s.csrf.clone()),
+            ("Origin", "http://evil.example".into()),
+        ],
+    ];
+    for headers in attempts {
+        let mut req = c
+            .post(format!("{}{path}", server.url))
+            .json(&json!({ "status": "rejected" }));
+        for (k, v) in &headers {
+            req = req.header(*k, v);
+        }
+        let (status, code) = code_of(req.send().unwrap());
+        assert_eq!(status, 403, "{headers:?}");
+        assert!(code == "csrf" || code == "cross_site", "{code}");
+    }
+    let overview: Value = s.get(&server.url, "/api/v1/desk/overview").json().unwrap();
+    assert_eq!(
+        overview["cases"][0]["status"], "received",
+        "nothing changed"
+    );
+    // With its token, from the page's own origin, it works.
+    let r = client()
+        .post(format!("{}{path}", server.url))
+        .header("Cookie", &s.cookie)
+        .header("X-Wbs-Csrf", &s.csrf)
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Origin", &server.url)
+        .json(&json!({ "status": "in_review" }))
+        .send()
+        .unwrap();
+    assert_eq!(r.status(), 200);
+}
