@@ -292,6 +292,9 @@ test("audit log: the last 90 days, with the desk's actions by name", T, async ()
   const actions = rows.map((r) => r[2]);
   for (const a of ["login", "login_refused", "export", "import", "set_status"]) assert.ok(actions.includes(a), `${a} in ${actions}`);
   assert.ok(rows.some((r) => r[1] === "siti" && r[2] === "import"));
+  // The refusals of the first test, each for its reason: the client was told none of them.
+  const refused = rows.filter((r) => r[2] === "login_refused").map((r) => r[3]).sort();
+  assert.deepEqual(refused, ["totp_replayed", "totp_required", "totp_wrong"]);
   await assertAccessible(page, "/desk, audit log");
   await assertFits(page, "audit log");
 });
@@ -340,6 +343,20 @@ test("stolen cookie: its value without the CSRF token can read and change nothin
   await page.reload();
   await page.locator(tid("desk-case-row")).waitFor();
   assert.equal(await page.locator(tid("desk-case-status")).getAttribute("data-status"), "investigating");
+});
+
+test("language: English after the switch, the overview included, and back; no reload, the session kept", T, async () => {
+  await page.click(tid("lang-switch"));
+  await page.waitForFunction(() => document.documentElement.lang === "en");
+  assert.equal((await page.textContent("h1")).trim(), desk.en["desk.title"]);
+  assert.equal((await page.textContent(tid("desk-logout"))).trim(), desk.en["desk.logout"]);
+  assert.match(await page.textContent(tid("desk-clock-ack")), /^Met on /);
+  assert.equal((await page.textContent(tid("desk-case-status"))).trim(), LOCALES.en["statuslabel.investigating"]);
+  await assertAccessible(page, "/desk in English");
+  await page.click(tid("lang-switch"));
+  await page.waitForFunction(() => document.documentElement.lang === "id");
+  assert.equal((await page.textContent("h1")).trim(), desk.id["desk.title"]);
+  assert.ok(await page.locator("#desk-app").isVisible());
 });
 
 test("logout: ends the session on the server; its cookie and CSRF token open nothing after", T, async () => {
