@@ -53,11 +53,14 @@ fn hex(bytes: &[u8]) -> String {
     wbs_protocol::hex(bytes)
 }
 
+/// An object of an export and its bytes.
+type Object = (ObjectEntry, Vec<u8>);
+
 /// Every case and object of an export, in memory (the bundles here are small).
 #[derive(Default)]
 struct Collected {
     manifest: Option<ExportManifest>,
-    cases: Vec<(CaseManifest, Vec<(ObjectEntry, Vec<u8>)>)>,
+    cases: Vec<(CaseManifest, Vec<Object>)>,
 }
 
 impl ExportVisitor for Collected {

@@ -30,8 +30,8 @@ pub mod padding;
 pub mod pow;
 pub mod receipt;
 pub mod status;
-pub mod thread;
 pub mod text;
+pub mod thread;
 
 pub use envelope::{DecryptError, EncryptError};
 pub use receipt::{LookupKey, ReceiptCode, ReceiptError};
