@@ -86,6 +86,8 @@ pub fn small_submission(
         attachments,
         reply_recipient: reply_recipient.clone(),
         contact: None,
+        thread_key: Some(code.thread_key().to_base64url().to_string()),
+        channel: Some("cli".into()),
     };
     let frame = serde_json::to_vec(&report)
         .map_err(|e| e.to_string())?
