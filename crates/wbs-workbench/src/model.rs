@@ -21,9 +21,6 @@ use crate::attachment::{self, Handling, Pixels};
 use crate::i18n::Lang;
 use crate::picker::{Picker, Purpose};
 
-/// The policy file the workbench reads from its case folder, if present.
-pub const POLICY_FILE: &str = "policy.toml";
-
 /// The pages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Page {
@@ -216,13 +213,10 @@ impl Workbench {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(&folder, fs::Permissions::from_mode(0o700));
         }
-        let policy = match fs::read_to_string(folder.join(POLICY_FILE)) {
-            Ok(text) => match Policy::from_toml(&text) {
-                Ok(p) => p,
-                Err(e) => return self.fail(format!("{POLICY_FILE}: {e}")),
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Policy::default(),
-            Err(e) => return self.fail(format!("{POLICY_FILE}: {e}")),
+        // The same policy file, read the same way, as `wbs-inspect cases`.
+        let policy = match wbs_casebook::folders::load_policy(&folder, None) {
+            Ok((policy, _)) => policy,
+            Err(e) => return self.fail(e.to_string()),
         };
         self.keyring = Some(keyring);
         self.folder = Some(folder);

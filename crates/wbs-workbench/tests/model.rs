@@ -212,3 +212,35 @@ fn statistics_export_writes_csv_and_a_printable_page_into_a_new_folder() {
         "a period that ends before it starts"
     );
 }
+
+#[test]
+fn the_policy_file_in_the_case_folder_sets_the_deadlines_and_a_bad_one_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    case(
+        d,
+        "aaaaaaaaaaaaaaaaaaaa",
+        "2026-03-02",
+        &[("received", "2026-03-02")],
+        "Baru",
+        "other",
+    );
+    fs::write(d.join("policy.toml"), "acknowledge_days = 1\n").unwrap();
+    let wb = unlocked(d, "2026-03-04");
+    assert_eq!(wb.policy.acknowledge_days, 1);
+    assert!(matches!(
+        wb.visible_cases()[0].1.acknowledge,
+        ClockState::Overdue { .. }
+    ));
+
+    fs::write(d.join("policy.toml"), "acknowledge_days = 0\n").unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let key = wbs_e2e::make_key(keys.path(), "inspector");
+    let mut wb = Workbench::new(
+        Some(&key.identity_file),
+        d,
+        Day::parse("2026-03-04").unwrap(),
+    );
+    assert!(wb.unlock().is_err(), "a policy that makes no sense");
+    assert!(!wb.is_unlocked());
+}
