@@ -68,6 +68,11 @@ fi
 
 step "building the release binaries"
 cargo build --release --locked -p wbs-server -p wbs-inspect -p wbs-bench
+if [ "$smoke" = 0 ]; then
+  # The workbench's import, headless, for its peak RSS. Full runs only: its
+  # release build (the GUI toolkit) would add minutes to every CI run.
+  cargo build --release --locked -p wbs-workbench --example import_bench
+fi
 
 step "criterion benches of wbs-protocol"
 if [ "$smoke" = 1 ]; then

@@ -70,6 +70,10 @@ fn run(cli: &cli::Cli) -> Result<bool> {
         server: cli.bin_dir.join("wbs-server"),
         inspect: cli.bin_dir.join("wbs-inspect"),
         age: cli.age.clone(),
+        // Built by full runs of scripts/bench.sh only (a stale copy must
+        // not break a smoke run).
+        workbench: Some(cli.bin_dir.join("examples").join("import_bench"))
+            .filter(|p| !cli.smoke && p.is_file()),
     };
     for b in [&bins.server, &bins.inspect, &bins.age] {
         if !b.is_file() {

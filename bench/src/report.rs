@@ -5,7 +5,7 @@
 use std::fmt::Write;
 
 use crate::load::LoadStats;
-use crate::results::{fmt_int, fmt_num, kib_to_mib, mib, size_label, Results};
+use crate::results::{fmt_int, fmt_num, kib_to_mib, median, mib, size_label, Results};
 
 const METHOD: &str = "\
 - Every scenario starts its own `wbs-server` (release build) on 127.0.0.1 with a fresh data \
@@ -217,7 +217,8 @@ pub fn markdown(r: &Results, history: Option<&str>) -> String {
         .zip(&l.age_fsync_seconds)
         .map(|(a, f)| a.seconds + f)
         .collect();
-    let lines: [(&str, f64, String, String); 6] = [
+    let workbench_runs: Vec<f64> = l.workbench.iter().map(|r| r.seconds).collect();
+    let mut lines: Vec<(&str, f64, String, String)> = vec![
         (
             "plain copy, `dd bs=1M conv=fsync`",
             l.dd(),
@@ -255,6 +256,19 @@ pub fn markdown(r: &Results, history: Option<&str>) -> String {
             format!("{:.1}", kib_to_mib(l.age_peak_kib())),
         ),
     ];
+    if !workbench_runs.is_empty() {
+        // The desktop app's import (headless): the same decryption, with
+        // the app's state around it.
+        lines.insert(
+            4,
+            (
+                "workbench import of the bundle (headless)",
+                median(&workbench_runs),
+                runs(&workbench_runs),
+                format!("{:.1}", kib_to_mib(l.workbench_peak_kib())),
+            ),
+        );
+    }
     for (what, s, every, peak) in lines {
         row(
             &mut o,

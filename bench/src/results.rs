@@ -74,6 +74,9 @@ pub struct Large {
     pub inspect: Vec<ToolRun>,
     /// `age -d -i KEY -o FILE OBJECT`, each run.
     pub age: Vec<ToolRun>,
+    /// The workbench importing the bundle (headless), each run.
+    #[serde(default)]
+    pub workbench: Vec<ToolRun>,
     /// `sync FILE` of age's output after each run, seconds.
     pub age_fsync_seconds: Vec<f64>,
     /// 1-minute load average when the scenario started and ended.
@@ -115,6 +118,11 @@ impl Large {
     /// `wbs-inspect open`: the highest peak memory, KiB.
     pub fn inspect_peak_kib(&self) -> u64 {
         self.inspect.iter().map(|r| r.peak_kib).max().unwrap_or(0)
+    }
+
+    /// The workbench's import: the highest peak memory, KiB.
+    pub fn workbench_peak_kib(&self) -> u64 {
+        self.workbench.iter().map(|r| r.peak_kib).max().unwrap_or(0)
     }
 
     /// age's time to a file on disk, fsync included (wbs-inspect fsyncs
@@ -331,6 +339,17 @@ pub fn check_targets(r: &Results) -> Vec<TargetCheck> {
                 size_label(l.attachment_bytes)
             ),
             kib_to_mib(l.inspect_peak_kib()),
+            64.0,
+            "MiB",
+        ));
+    }
+    if !l.workbench.is_empty() {
+        out.push(at_most(
+            &format!(
+                "workbench import peak RSS, {} case",
+                size_label(l.attachment_bytes)
+            ),
+            kib_to_mib(l.workbench_peak_kib()),
             64.0,
             "MiB",
         ));

@@ -170,6 +170,23 @@ pub fn run(bins: &Bins, work: &Path, key: &InspectorKey, sizes: &Sizes) -> Resul
         let _ = std::fs::remove_dir_all(&opened);
         sync_all();
 
+        // The desktop workbench imports through the same code, with its
+        // window state around it: its memory must stay as flat.
+        if let Some(workbench) = &bins.workbench {
+            let run = measure(workbench, &[&bundle, &key.identity_file, &opened], &dir)?;
+            if opened_cases(&opened) != 1 {
+                return Err("the workbench did not import the case".into());
+            }
+            say(format!(
+                "workbench import {:.0} MiB/s (peak RSS {:.1} MiB)",
+                rate(run.seconds),
+                kib_to_mib(run.peak_kib)
+            ));
+            large.workbench.push(run);
+            let _ = std::fs::remove_dir_all(&opened);
+            sync_all();
+        }
+
         let age = measure(
             &bins.age,
             &[&"-d", &"-i", &key.identity_file, &"-o", &plain, &object],

@@ -80,6 +80,9 @@ pub struct Bins {
     pub inspect: PathBuf,
     /// `age`.
     pub age: PathBuf,
+    /// The workbench's import, headless (`wbs-workbench`'s example
+    /// `import_bench`), if it was built.
+    pub workbench: Option<PathBuf>,
 }
 
 /// Downloads the full export bundle (`since` 0) into `out`; returns

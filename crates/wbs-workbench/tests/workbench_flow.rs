@@ -3,7 +3,8 @@
 //! pulls with the real `wbs-desk`; the workbench, driven through its
 //! widgets with egui_kittest, unlocks the identity, imports the export
 //! bundle through its own file chooser, finds the case by search, reads
-//! it, writes a reply with a status change and saves the reply bundle; the
+//! it, writes a reply with a status change, answers a second case, and
+//! saves both answers into one reply bundle; the
 //! real server accepts it (`wbs-desk push`) and the reporter reads the
 //! reply as verified (`wbs-report status`). The program attached is flagged
 //! as dangerous, offered only for saving elsewhere, and never opened.
@@ -203,7 +204,33 @@ fn import_search_read_answer_push_and_the_reporter_reads_it() {
     h.get_by_label("Tambahkan ke jawaban").click();
     h.run();
     assert_eq!(h.state().wb.pending.len(), 1, "{:?}", h.state().wb.notice);
-    h.get_by_label("Jawaban (1)").click();
+
+    // The other case is answered too: both go into one bundle.
+    h.get_by_label("< Kembali").click();
+    h.run();
+    h.state_mut().wb.filter.query.clear();
+    h.run();
+    let other = h
+        .state()
+        .wb
+        .book
+        .cases
+        .iter()
+        .find(|c| c.title() == "Jalan rusak")
+        .unwrap()
+        .id
+        .clone();
+    h.state_mut().open_case(&other);
+    h.run();
+    type_into(
+        &mut h,
+        "Balasan untuk pelapor",
+        "Terima kasih, kami teruskan.",
+    );
+    h.get_by_label("Tambahkan ke jawaban").click();
+    h.run();
+    assert_eq!(h.state().wb.pending.len(), 2, "{:?}", h.state().wb.notice);
+    h.get_by_label("Jawaban (2)").click();
     h.run();
     h.get_by_label("Simpan bundel balasan ke folder…").click();
     h.run();
@@ -221,9 +248,25 @@ fn import_search_read_answer_push_and_the_reporter_reads_it() {
         })
         .expect("a reply bundle on the USB stick");
 
+    let items = wbs_protocol::bundle::ReplyBundle::read(
+        std::fs::File::open(&bundle).unwrap(),
+        &wbs_protocol::bundle::Limits::REPLIES,
+    )
+    .unwrap()
+    .manifest
+    .items;
+    let mut answered: Vec<&str> = items.iter().map(|i| i.case_id.as_str()).collect();
+    answered.sort();
+    let mut expected = [case_id.as_str(), other.as_str()];
+    expected.sort();
+    assert_eq!(answered, expected, "one bundle, both cases");
+
     // The server accepts it, and the reporter reads it as verified: the
     // reporter's client shows a reply's text only if it verifies.
-    run_ok(server.cli("wbs-desk", "push").arg(&bundle));
+    let pushed = run_ok(server.cli("wbs-desk", "push").arg(&bundle));
+    let said = String::from_utf8_lossy(&pushed.stdout).to_string()
+        + &String::from_utf8_lossy(&pushed.stderr);
+    assert!(said.contains("applied"), "{said}");
     let out = run_ok(
         server
             .cli("wbs-report", "status")
