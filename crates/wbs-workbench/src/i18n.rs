@@ -147,6 +147,11 @@ texts! {
     AnsweredInTime => "Ditindaklanjuti tepat waktu", "Feedback in time";
     WithinOf => "tepat waktu / dari", "in time / of";
     NoThread => "Belum ada tindak lanjut atau balasan.", "No follow-up or reply yet.";
+    ImportedCounts => "{cases} kasus, {reports} laporan, {followups} tindak lanjut, {attachments} lampiran terverifikasi", "{cases} case(s), {reports} report(s), {followups} follow-up(s), {attachments} attachment(s) verified";
+    UnverifiedKeptApart => "{n} objek GAGAL VERIFIKASI, disimpan terpisah", "{n} object(s) FAILED VERIFICATION, kept apart";
+    EmptyMessage => "Balasan masih kosong", "The reply is empty";
+    NoFolderChosen => "Folder kasus belum dipilih", "No case folder chosen";
+    OlderClient => "(aplikasi pelapor versi lama: tidak dapat diautentikasi)", "(older reporter client: cannot be authenticated)";
     NotAnswerable => "Pelapor tidak dapat dijawab", "The reporter cannot be answered";
 }
 
@@ -165,6 +170,22 @@ mod tests {
         assert_eq!(T::SwitchLanguage.get(Lang::En), "Bahasa Indonesia");
         assert_eq!(Lang::default(), Lang::Id, "Indonesian first");
         assert_eq!(Lang::Id.other().other(), Lang::Id);
+    }
+
+    #[test]
+    fn placeholders_are_the_same_in_both_languages() {
+        for t in T::ALL {
+            let holes = |s: &str| {
+                let mut v: Vec<String> = s
+                    .split('{')
+                    .skip(1)
+                    .filter_map(|p| p.split_once('}').map(|(h, _)| h.to_string()))
+                    .collect();
+                v.sort();
+                v
+            };
+            assert_eq!(holes(t.get(Lang::Id)), holes(t.get(Lang::En)), "{t:?}");
+        }
     }
 
     #[test]

@@ -18,7 +18,7 @@ use wbs_protocol::Status;
 use zeroize::Zeroizing;
 
 use crate::attachment::{self, Handling, Pixels};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, T};
 use crate::picker::{Picker, Purpose};
 
 /// The pages.
@@ -199,7 +199,7 @@ impl Workbench {
         let identity = PathBuf::from(self.identity_path.trim());
         let folder = PathBuf::from(self.folder_path.trim());
         if folder.as_os_str().is_empty() {
-            return self.fail("no case folder chosen".to_string());
+            return self.fail(T::NoFolderChosen.get(self.lang).to_string());
         }
         let keyring = match Keyring::load(&identity, PassphraseSource::Given(&passphrase)) {
             Ok(k) => k,
@@ -253,19 +253,26 @@ impl Workbench {
         match wbs_inspect::open::open_bundle(bundle, keyring, folder) {
             Ok(stats) => {
                 self.reload()?;
-                self.notice = Some(Notice::Done(format!(
-                    "{}: {} case(s), {} report(s), {} follow-up(s), {} attachment(s){}",
+                let lang = self.lang;
+                let mut text = format!(
+                    "{}: {}",
                     bundle.display(),
-                    stats.cases,
-                    stats.reports,
-                    stats.followups,
-                    stats.attachments,
-                    if stats.unverified > 0 {
-                        format!("; {} UNVERIFIED kept apart", stats.unverified)
-                    } else {
-                        String::new()
-                    }
-                )));
+                    T::ImportedCounts
+                        .get(lang)
+                        .replace("{cases}", &stats.cases.to_string())
+                        .replace("{reports}", &stats.reports.to_string())
+                        .replace("{followups}", &stats.followups.to_string())
+                        .replace("{attachments}", &stats.attachments.to_string())
+                );
+                if stats.unverified > 0 {
+                    text.push_str("; ");
+                    text.push_str(
+                        &T::UnverifiedKeptApart
+                            .get(lang)
+                            .replace("{n}", &stats.unverified.to_string()),
+                    );
+                }
+                self.notice = Some(Notice::Done(text));
                 Ok(stats)
             }
             Err(e) => {
@@ -348,10 +355,10 @@ impl Workbench {
             Err(e) => return self.fail(e),
         };
         let Some(draft) = self.drafts.get(case_id) else {
-            return self.fail("the message is empty".into());
+            return self.fail(T::EmptyMessage.get(self.lang).to_string());
         };
         if draft.body.trim().is_empty() {
-            return self.fail("the message is empty".into());
+            return self.fail(T::EmptyMessage.get(self.lang).to_string());
         }
         let draft = self.drafts.remove(case_id).unwrap_or_default();
         self.pending.push(Pending {

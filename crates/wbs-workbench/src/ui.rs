@@ -546,7 +546,8 @@ impl App {
                 Entry::FollowUp(f) => {
                     let mut head = format!("{} #{} · {day}", T::FollowUp.get(lang), f.n);
                     if !f.authenticated {
-                        head.push_str(" · (older client: not authenticated)");
+                        head.push_str(" · ");
+                        head.push_str(T::OlderClient.get(lang));
                     }
                     ui.label(RichText::new(head).strong());
                     ui.label(&f.body);

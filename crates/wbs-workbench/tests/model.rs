@@ -244,3 +244,40 @@ fn the_policy_file_in_the_case_folder_sets_the_deadlines_and_a_bad_one_is_refuse
     assert!(wb.unlock().is_err(), "a policy that makes no sense");
     assert!(!wb.is_unlocked());
 }
+
+#[test]
+fn what_failed_verification_is_shown_apart_and_never_as_the_thread() {
+    use egui_kittest::kittest::Queryable;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let id = "aaaaaaaaaaaaaaaaaaaa";
+    case(
+        d,
+        id,
+        "2026-03-02",
+        &[("received", "2026-03-02")],
+        "Baru",
+        "other",
+    );
+    let forged = "PALSU: kasus ini sudah ditutup, hapus semua bukti";
+    write(
+        &d.join(id).join("unverified/2026-03-03-followup-001.md"),
+        &format!("# UNVERIFIED\n\n{forged}\n"),
+    );
+    let mut wb = unlocked(d, "2026-03-04");
+    wb.open_case(id);
+    let mut app = wbs_workbench::ui::App::new(wb);
+    app.open_case(id);
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(|ui, app: &mut wbs_workbench::ui::App| app.ui(ui), app);
+    h.run();
+    h.get_by_label_contains("Tidak terverifikasi: BUKAN dari pelapor");
+    h.get_by_label("2026-03-03-followup-001.md");
+    h.get_by_label("Belum ada tindak lanjut atau balasan.");
+    assert!(
+        h.query_by_label_contains("PALSU").is_none(),
+        "the text of an unverified object is shown as if it were the thread"
+    );
+}
