@@ -215,9 +215,9 @@ impl App {
         egui::ScrollArea::vertical().show(ui, |ui| {
             for (i, e) in p.entries.iter().enumerate() {
                 let text = if e.is_dir {
-                    format!("{}/", e.name)
+                    format!("{}/", line(&e.name))
                 } else {
-                    e.name.clone()
+                    line(&e.name)
                 };
                 if ui.selectable_label(false, text).clicked() {
                     clicked = Some(i);
@@ -288,7 +288,8 @@ impl App {
                 .wb
                 .filter
                 .category
-                .clone()
+                .as_deref()
+                .map(line)
                 .unwrap_or_else(|| T::AllCategories.get(lang).to_string());
             egui::ComboBox::new("category-filter", T::Category.get(lang))
                 .selected_text(cat_text)
@@ -299,7 +300,11 @@ impl App {
                         T::AllCategories.get(lang),
                     );
                     for c in categories {
-                        ui.selectable_value(&mut self.wb.filter.category, Some(c.clone()), c);
+                        ui.selectable_value(
+                            &mut self.wb.filter.category,
+                            Some(c.clone()),
+                            line(&c),
+                        );
                     }
                 });
         });
@@ -316,8 +321,8 @@ impl App {
             .map(|(c, k)| {
                 (
                     c.id.clone(),
-                    c.title().to_string(),
-                    c.category().to_string(),
+                    line(c.title()),
+                    line(c.category()),
                     c.status,
                     c.received_on,
                     k,
@@ -379,14 +384,14 @@ impl App {
         if ui.button(format!("< {}", T::Back.get(lang))).clicked() {
             self.wb.page = Page::Cases;
         }
-        ui.heading(case.title());
+        ui.heading(line(case.title()));
         let clocks = case.clocks(&self.wb.policy, self.wb.today);
         egui::Grid::new("case-head").num_columns(2).show(ui, |ui| {
             ui.label(T::Case.get(lang));
             ui.label(RichText::new(&case.id).monospace());
             ui.end_row();
             ui.label(T::Category.get(lang));
-            ui.label(case.category());
+            ui.label(line(case.category()));
             ui.end_row();
             ui.label(T::Status.get(lang));
             ui.label(lang.status(case.status));
@@ -407,7 +412,7 @@ impl App {
         ui.separator();
         if let Some(report) = &case.report {
             ui.label(RichText::new(T::Report.get(lang)).strong());
-            ui.label(&report.body);
+            ui.label(text(&report.body));
             egui::Grid::new("details").num_columns(2).show(ui, |ui| {
                 if let Some(d) = &report.details {
                     for (label, value) in [
@@ -419,14 +424,14 @@ impl App {
                     ] {
                         if let Some(v) = value.as_deref().filter(|v| !v.trim().is_empty()) {
                             ui.label(RichText::new(label.get(lang)).strong());
-                            ui.label(v);
+                            ui.label(text(v));
                             ui.end_row();
                         }
                     }
                 }
                 if let Some(c) = report.contact.as_deref().filter(|c| !c.trim().is_empty()) {
                     ui.label(RichText::new(T::Contact.get(lang)).strong());
-                    ui.label(c);
+                    ui.label(text(c));
                     ui.end_row();
                 }
             });
@@ -448,8 +453,8 @@ impl App {
             ui.push_id((salt, att.index), |ui| {
                 egui::Frame::group(ui.style()).show(ui, |ui| {
                     ui.horizontal_wrapped(|ui| {
-                        ui.label(RichText::new(&att.name).strong());
-                        ui.label(format!("{}: {}", T::Type.get(lang), att.media_type));
+                        ui.label(RichText::new(line(&att.name)).strong());
+                        ui.label(format!("{}: {}", T::Type.get(lang), line(&att.media_type)));
                         ui.label(format!("{}: {}", T::Size.get(lang), human_size(att.size)));
                     });
                     ui.label(
@@ -550,7 +555,7 @@ impl App {
                         head.push_str(T::OlderClient.get(lang));
                     }
                     ui.label(RichText::new(head).strong());
-                    ui.label(&f.body);
+                    ui.label(text(&f.body));
                     let salt = format!("followup-{}", f.n);
                     self.attachments(ui, &salt, &f.attachments);
                 }
@@ -560,7 +565,7 @@ impl App {
                         head.push_str(&format!(" · {} {}", T::NewStatus.get(lang), lang.status(s)));
                     }
                     ui.label(RichText::new(head).strong());
-                    ui.label(&r.body);
+                    ui.label(text(&r.body));
                 }
             });
         }
@@ -645,12 +650,12 @@ impl App {
         let mut remove = None;
         for (i, a) in self.wb.pending.iter().enumerate() {
             egui::Frame::group(ui.style()).show(ui, |ui| {
-                let title = self.wb.book.get(&a.case_id).map_or("", |c| c.title());
+                let title = line(self.wb.book.get(&a.case_id).map_or("", |c| c.title()));
                 ui.label(RichText::new(format!("{title} ({})", a.case_id)).strong());
                 if let Some(s) = a.status {
                     ui.label(format!("{}: {}", T::NewStatus.get(lang), lang.status(s)));
                 }
-                ui.label(a.body.as_str());
+                ui.label(text(&a.body));
                 ui.label(
                     RichText::new(format!(
                         "{}: {}",
@@ -784,6 +789,35 @@ impl App {
             self.wb.choose(Purpose::ExportStats);
         }
     }
+}
+
+/// One line of text from a bundle, as shown: line breaks become spaces,
+/// and bidirectional and other control characters, which could make
+/// `invoice\u{202e}fdp.exe` read as `invoiceexe.pdf`, are shown by their
+/// code, `[U+202E]` (the characters are those of `wbs_protocol::text`; the
+/// default fonts have no U+FFFD to draw as the command lines do).
+pub fn line(s: &str) -> String {
+    shown(s, false)
+}
+
+/// Several lines of text from a bundle, as shown (see [`line`]).
+pub fn text(s: &str) -> String {
+    shown(&s.replace("\r\n", "\n"), true)
+}
+
+fn shown(s: &str, keep_lines: bool) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' | '\t' if keep_lines => out.push(c),
+            '\n' | '\r' | '\t' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            c if wbs_protocol::text::is_unsafe_char(c) => {
+                out.push_str(&format!("[U+{:04X}]", c as u32));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// A bar for a count; none for a count that is hidden.

@@ -281,3 +281,34 @@ fn what_failed_verification_is_shown_apart_and_never_as_the_thread() {
         "the text of an unverified object is shown as if it were the thread"
     );
 }
+
+#[test]
+fn a_title_cannot_reorder_itself_on_screen() {
+    use egui_kittest::kittest::Queryable;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Stored as "Faktur <RLO>fdp.exe", it would read "Faktur exe.pdf".
+    let title = "Faktur \u{202e}fdp.exe";
+    case(
+        d,
+        "aaaaaaaaaaaaaaaaaaaa",
+        "2026-03-02",
+        &[("received", "2026-03-02")],
+        title,
+        "other",
+    );
+    let wb = unlocked(d, "2026-03-04");
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1200.0, 900.0))
+        .build_ui_state(
+            |ui, app: &mut wbs_workbench::ui::App| app.ui(ui),
+            wbs_workbench::ui::App::new(wb),
+        );
+    h.run();
+    assert!(
+        h.query_by_label(title).is_none(),
+        "the control character is drawn"
+    );
+    h.get_by_label("Faktur [U+202E]fdp.exe");
+}
