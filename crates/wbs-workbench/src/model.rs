@@ -205,11 +205,14 @@ impl Workbench {
             Ok(k) => k,
             Err(e) => return self.fail(e.to_string()),
         };
+        let new_folder = !folder.exists();
         if let Err(e) = fs::create_dir_all(&folder) {
             return self.fail(format!("{}: {e}", folder.display()));
         }
+        // A folder made here holds decrypted reports: its owner's alone.
+        // One chosen that already existed keeps the permissions it has.
         #[cfg(unix)]
-        {
+        if new_folder {
             use std::os::unix::fs::PermissionsExt;
             let _ = fs::set_permissions(&folder, fs::Permissions::from_mode(0o700));
         }

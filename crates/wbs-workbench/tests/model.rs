@@ -312,3 +312,43 @@ fn a_title_cannot_reorder_itself_on_screen() {
     );
     h.get_by_label("Faktur [U+202E]fdp.exe");
 }
+
+#[test]
+fn a_passphrase_protected_identity_opens_with_its_passphrase_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let pass = d.join("pass.txt");
+    fs::write(&pass, "kuda-laut-merah-93 pagi\n").unwrap();
+    wbs_e2e::run_ok(
+        std::process::Command::new(wbs_e2e::bin("wbs-inspect"))
+            .args(["keygen", "--name", "inspektorat"])
+            .arg("--out")
+            .arg(d.join("keys"))
+            .arg("--passphrase-file")
+            .arg(&pass),
+    );
+    let key = d.join("keys/inspektorat.key");
+    assert!(fs::read(&key)
+        .unwrap()
+        .starts_with(b"age-encryption.org/v1"));
+    let cases = d.join("cases");
+
+    let mut wb = Workbench::new(Some(&key), &cases, Day::today());
+    wb.passphrase.push_str("kuda-laut-merah-93 siang");
+    assert!(wb.unlock().is_err(), "a wrong passphrase");
+    assert!(!wb.is_unlocked());
+    wb.passphrase.push_str("kuda-laut-merah-93 pagi");
+    wb.unlock().unwrap();
+    assert!(wb.is_unlocked());
+    assert!(wb.passphrase.is_empty());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&cases).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o077,
+            0,
+            "a new case folder is its owner's alone: {mode:o}"
+        );
+    }
+}
