@@ -530,7 +530,9 @@ impl App {
     fn thread(&mut self, ui: &mut Ui, case: &Case) {
         let lang = self.wb.lang;
         ui.label(RichText::new(T::Thread.get(lang)).strong());
-        // Follow-ups and replies by day; on one day, the follow-up first.
+        // Follow-ups and replies by day. WBS keeps days, not hours: on one
+        // day the order is not known, and a reply is shown first (a follow-up
+        // on the day of a reply usually answers it).
         enum Entry<'a> {
             FollowUp(&'a wbs_casebook::FollowUpEntry),
             Reply(&'a wbs_casebook::SentReply),
@@ -538,8 +540,8 @@ impl App {
         let mut entries: Vec<(Option<Day>, u8, Entry)> = case
             .followups
             .iter()
-            .map(|f| (f.on, 0, Entry::FollowUp(f)))
-            .chain(case.replies_sent.iter().map(|r| (r.on, 1, Entry::Reply(r))))
+            .map(|f| (f.on, 1, Entry::FollowUp(f)))
+            .chain(case.replies_sent.iter().map(|r| (r.on, 0, Entry::Reply(r))))
             .collect();
         entries.sort_by_key(|(on, k, _)| (*on, *k));
         if entries.is_empty() {
@@ -562,7 +564,11 @@ impl App {
                 Entry::Reply(r) => {
                     let mut head = format!("{} · {day}", T::ReplySent.get(lang));
                     if let Some(s) = r.status {
-                        head.push_str(&format!(" · {} {}", T::NewStatus.get(lang), lang.status(s)));
+                        head.push_str(&format!(
+                            " · {}: {}",
+                            T::NewStatus.get(lang),
+                            lang.status(s)
+                        ));
                     }
                     ui.label(RichText::new(head).strong());
                     ui.label(text(&r.body));

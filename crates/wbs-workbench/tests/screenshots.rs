@@ -215,7 +215,7 @@ fn submit(
     category: &str,
     body: &str,
     attach: &[&Path],
-) {
+) -> String {
     let msg = w.join(format!("{title}.txt"));
     std::fs::write(&msg, body).unwrap();
     let mut cmd = server.cli("wbs-report", "submit");
@@ -225,7 +225,14 @@ fn submit(
     for a in attach {
         cmd.arg("--attach").arg(a);
     }
-    run_ok(&mut cmd);
+    let out = run_ok(&mut cmd);
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -236,7 +243,7 @@ fn screenshots_of_every_page() {
     std::fs::write(w.join("foto-kuitansi.png"), png(360, 220)).unwrap();
     std::fs::write(w.join("run.exe"), b"MZ\x90\x00 a program").unwrap();
     std::fs::write(w.join("invoice.pdf"), b"%PDF-1.4 invoice").unwrap();
-    submit(
+    let receipt = submit(
         &server,
         w,
         "Pungli izin usaha",
@@ -317,49 +324,86 @@ fn screenshots_of_every_page() {
     h.state_mut().wb.import(&export).unwrap();
     assert_eq!(h.state().wb.book.cases.len(), 3);
 
-    // Answer one case, so that its acknowledgement is met; then look at
-    // the list nine days on, when the others are overdue.
-    let id = h
-        .state()
-        .wb
-        .book
-        .cases
-        .iter()
-        .find(|c| c.title() == "Perjalanan dinas fiktif")
-        .unwrap()
-        .id
-        .clone();
-    h.state_mut().open_case(&id);
-    h.state_mut().wb.drafts.entry(id.clone()).or_default().body =
-        zeroize::Zeroizing::new("Terima kasih, laporan sedang kami telaah.".into());
-    h.state_mut().wb.drafts.get_mut(&id).unwrap().status = Some(wbs_protocol::Status::InReview);
-    h.state_mut().wb.queue_answer(&id).unwrap();
-    h.state_mut().wb.save_answers(w).unwrap();
+    // Answer two cases into one bundle, push it, and let the reporter of
+    // the first follow up; the next bundle is merged in. Then look at the
+    // list nine days on, when the unanswered case is overdue.
+    let id_of = |h: &Harness<'_, App>, title: &str| {
+        h.state()
+            .wb
+            .book
+            .cases
+            .iter()
+            .find(|c| c.title() == title)
+            .unwrap()
+            .id
+            .clone()
+    };
+    for (title, body, status) in [
+        (
+            "Pungli izin usaha",
+            "Terima kasih. Mohon kirim nomor permohonan izin Anda.",
+            wbs_protocol::Status::NeedInfo,
+        ),
+        (
+            "Perjalanan dinas fiktif",
+            "Terima kasih, laporan sedang kami telaah.",
+            wbs_protocol::Status::InReview,
+        ),
+    ] {
+        let id = id_of(&h, title);
+        h.state_mut().open_case(&id);
+        h.state_mut().wb.drafts.entry(id.clone()).or_default().body =
+            zeroize::Zeroizing::new(body.into());
+        h.state_mut().wb.drafts.get_mut(&id).unwrap().status = Some(status);
+        h.state_mut().wb.queue_answer(&id).unwrap();
+    }
+    let bundle = h.state_mut().wb.save_answers(w).unwrap();
+    run_ok(server.cli("wbs-desk", "push").arg(&bundle));
+    std::fs::write(
+        w.join("susulan.txt"),
+        "Nomor permohonan: 503/123/2026. Kuitansi terlampir di laporan pertama.",
+    )
+    .unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "follow-up")
+            .arg("--receipt")
+            .arg(&receipt)
+            .arg("--message")
+            .arg(w.join("susulan.txt")),
+    );
+    let second = w.join("export-2.tar");
+    run_ok(server.cli("wbs-desk", "pull").arg("--out").arg(&second));
+    h.state_mut().wb.import(&second).unwrap();
     h.state_mut().wb.notice = None;
     h.state_mut().wb.today = Day::today().plus_days(9);
     h.state_mut().wb.page = Page::Cases;
     shooter.shoot(&mut h, "workbench-cases", 760.0);
 
-    let id = h
-        .state()
-        .wb
-        .book
-        .cases
-        .iter()
-        .find(|c| c.title() == "Pungli izin usaha")
-        .unwrap()
-        .id
-        .clone();
+    let id = id_of(&h, "Pungli izin usaha");
     h.state_mut().open_case(&id);
     h.run();
     h.get_by_label("Pratinjau").click();
     h.run();
-    h.state_mut().wb.drafts.entry(id.clone()).or_default().body =
-        zeroize::Zeroizing::new("Mohon kirim nomor permohonan izin Anda.".into());
-    h.state_mut().wb.drafts.get_mut(&id).unwrap().status = Some(wbs_protocol::Status::NeedInfo);
-    shooter.shoot(&mut h, "workbench-case", 1100.0);
-    // The lower half of the case: the answer form.
+    h.state_mut().wb.drafts.entry(id.clone()).or_default().body = zeroize::Zeroizing::new(
+        "Terima kasih, nomor sudah kami terima. Kasus kami selidiki.".into(),
+    );
+    h.state_mut().wb.drafts.get_mut(&id).unwrap().status =
+        Some(wbs_protocol::Status::Investigating);
+    shooter.shoot(&mut h, "workbench-case", 1250.0);
+    // Two cases' answers, waiting for one bundle.
     h.state_mut().wb.queue_answer(&id).unwrap();
+    let other = id_of(&h, "Pengadaan laptop digelembungkan");
+    h.state_mut().open_case(&other);
+    h.state_mut()
+        .wb
+        .drafts
+        .entry(other.clone())
+        .or_default()
+        .body =
+        zeroize::Zeroizing::new("Terima kasih atas laporan Anda. Kami sedang menelaahnya.".into());
+    h.state_mut().wb.drafts.get_mut(&other).unwrap().status = Some(wbs_protocol::Status::InReview);
+    h.state_mut().wb.queue_answer(&other).unwrap();
     h.state_mut().wb.page = Page::Answers;
     shooter.shoot(&mut h, "workbench-answers", 760.0);
 

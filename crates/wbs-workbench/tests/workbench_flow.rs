@@ -288,4 +288,34 @@ fn import_search_read_answer_push_and_the_reporter_reads_it() {
         clocks.acknowledge,
         wbs_casebook::ClockState::Met { .. }
     ));
+
+    // The reporter answers; the next bundle is merged into the same case
+    // book, and the follow-up joins the verified thread, after the reply.
+    let followup = "FOLLOWUP-MARKER-nomor-izin-503-123";
+    std::fs::write(w.join("susulan.txt"), format!("{followup}: 503/123/2026")).unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "follow-up")
+            .arg("--receipt")
+            .arg(&receipt)
+            .arg("--message")
+            .arg(w.join("susulan.txt")),
+    );
+    let second = usb.join("export-2.tar");
+    run_ok(server.cli("wbs-desk", "pull").arg("--out").arg(&second));
+    h.get_by_label("Impor bundel ekspor…").click();
+    h.run();
+    choose(&mut h, &second, "Pilih");
+    let case = h.state().wb.book.get(&case_id).unwrap().clone();
+    assert_eq!(case.followups.len(), 1, "{:?}", h.state().wb.notice);
+    assert_eq!(
+        case.status,
+        wbs_protocol::Status::NeedInfo,
+        "the merged status"
+    );
+    assert_eq!(h.state().wb.book.cases.len(), 2, "merged, not duplicated");
+    h.state_mut().open_case(&case_id);
+    h.run();
+    h.get_by_label_contains(followup);
+    h.get_by_label_contains(REPLY_MARKER);
 }
