@@ -11,6 +11,9 @@ need_apt=()
 command -v age >/dev/null || need_apt+=(age)
 command -v chromium >/dev/null || need_apt+=(chromium)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# The workbench (crates/wbs-workbench, egui) needs nothing more: its window
+# system libraries are loaded at run time, and its tests (screenshots
+# included) run headless on the CPU, with no display and no GPU driver.
 # The digest test's SMTP server (tests/tests/digest.rs) and its certificates.
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
 command -v openssl >/dev/null || need_apt+=(openssl)
