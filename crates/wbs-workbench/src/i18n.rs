@@ -97,10 +97,8 @@ texts! {
     Unverified => "Tidak terverifikasi: BUKAN dari pelapor maupun inspektorat", "Unverified: NOT from the reporter nor the inspectorate";
     UnverifiedHelp => "Objek ini gagal verifikasi dan disimpan terpisah. Jangan perlakukan sebagai kata pelapor.", "These objects failed verification and are kept apart. Do not treat them as the reporter's word.";
     Attachments => "Lampiran", "Attachments";
-    Name => "Nama", "Name";
     Type => "Jenis", "Type";
     Size => "Ukuran", "Size";
-    Digest => "SHA-256", "SHA-256";
     Preview => "Pratinjau", "Preview";
     SaveElsewhere => "Simpan di tempat lain…", "Save elsewhere…";
     Dangerous => "BERBAHAYA: berkas yang dapat dijalankan atau bermakro", "DANGEROUS: executable or macro-bearing file";
@@ -129,7 +127,6 @@ texts! {
     Error => "Galat", "Error";
     From => "Dari", "From";
     To => "Sampai", "To";
-    Compute => "Hitung", "Compute";
     ExportCsv => "Ekspor CSV dan halaman cetak…", "Export CSV and printable page…";
     ForPublication => "Untuk publikasi (jumlah kecil disembunyikan)", "For publication (small counts hidden)";
     Exported => "Diekspor", "Exported";

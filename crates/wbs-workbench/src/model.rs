@@ -258,7 +258,8 @@ impl Workbench {
                 self.reload()?;
                 let lang = self.lang;
                 let mut text = format!(
-                    "{}: {}",
+                    "{} {}: {}",
+                    T::Imported.get(lang),
                     bundle.display(),
                     T::ImportedCounts
                         .get(lang)
@@ -421,7 +422,11 @@ impl Workbench {
             }
         }
         let _ = self.reload();
-        self.notice = Some(Notice::Done(out.display().to_string()));
+        self.notice = Some(Notice::Done(format!(
+            "{}: {}",
+            T::BundleSaved.get(self.lang),
+            out.display()
+        )));
         Ok(out)
     }
 
@@ -456,7 +461,11 @@ impl Workbench {
     ) -> Result<PathBuf, String> {
         match attachment::save_elsewhere(path, name, dir) {
             Ok(p) => {
-                self.notice = Some(Notice::Done(p.display().to_string()));
+                self.notice = Some(Notice::Done(format!(
+                    "{}: {}",
+                    T::Saved.get(self.lang),
+                    p.display()
+                )));
                 Ok(p)
             }
             Err(e) => {
@@ -555,7 +564,7 @@ impl Workbench {
             Ok(out)
         })();
         self.notice = Some(match &result {
-            Ok(p) => Notice::Done(p.display().to_string()),
+            Ok(p) => Notice::Done(format!("{}: {}", T::Exported.get(self.lang), p.display())),
             Err(e) => Notice::Failed(e.clone()),
         });
         result

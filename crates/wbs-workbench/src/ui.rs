@@ -13,7 +13,7 @@ use wbs_casebook::{ClockState, Day};
 use wbs_protocol::Status;
 
 use crate::attachment::Handling;
-use crate::i18n::{Lang, T};
+use crate::i18n::T;
 use crate::model::{Notice, Page, Preview, Workbench};
 use crate::picker::Purpose;
 
@@ -860,9 +860,4 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut Ui, _frame: &mut eframe::Frame) {
         App::ui(self, ui);
     }
-}
-
-/// The language in use (for tests).
-pub fn lang(app: &App) -> Lang {
-    app.wb.lang
 }
