@@ -332,11 +332,16 @@ impl Workbench {
         self.selected.as_deref().and_then(|id| self.book.get(id))
     }
 
-    /// The names of the objects kept apart in the case's `unverified/`.
-    pub fn unverified_entries(case: &Case) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(case.folder.join("unverified"))
+    /// The objects kept apart in the case's `unverified/`: each record's
+    /// name and text (the first 64 KiB), sorted by name. They failed
+    /// verification: shown apart, never as the thread.
+    pub fn unverified_entries(case: &Case) -> Vec<(String, String)> {
+        const MAX: u64 = 64 * 1024;
+        let dir = case.folder.join("unverified");
+        let mut names: Vec<String> = fs::read_dir(&dir)
             .map(|rd| {
                 rd.flatten()
+                    .filter(|e| e.file_type().is_ok_and(|t| t.is_file()))
                     .map(|e| e.file_name().to_string_lossy().into_owned())
                     .filter(|n| n.ends_with(".md"))
                     .collect()
@@ -344,6 +349,16 @@ impl Workbench {
             .unwrap_or_default();
         names.sort();
         names
+            .into_iter()
+            .map(|name| {
+                let mut bytes = Vec::new();
+                if let Ok(f) = fs::File::open(dir.join(&name)) {
+                    let _ =
+                        std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX), &mut bytes);
+                }
+                (name, String::from_utf8_lossy(&bytes).into_owned())
+            })
+            .collect()
     }
 
     /// Whom a reply to the case would be encrypted to (the reporter first).

@@ -31,6 +31,7 @@ pub struct App {
     textures: HashMap<PathBuf, TextureHandle>,
     previews_shown: HashMap<PathBuf, bool>,
     recipients: HashMap<String, Result<Vec<String>, String>>,
+    unverified: HashMap<(String, usize), Vec<(String, String)>>,
 }
 
 impl std::fmt::Debug for App {
@@ -47,6 +48,7 @@ impl App {
             textures: HashMap::new(),
             previews_shown: HashMap::new(),
             recipients: HashMap::new(),
+            unverified: HashMap::new(),
         }
     }
 
@@ -590,8 +592,21 @@ impl App {
                         .strong(),
                     );
                     ui.label(T::UnverifiedHelp.get(lang));
-                    for name in Workbench::unverified_entries(case) {
-                        ui.label(RichText::new(name).monospace().small());
+                    let key = (case.id.clone(), case.unverified);
+                    let entries = self
+                        .unverified
+                        .entry(key)
+                        .or_insert_with(|| Workbench::unverified_entries(case));
+                    for (name, body) in entries.iter() {
+                        // Closed until asked for: its text may be written to
+                        // mislead.
+                        egui::CollapsingHeader::new(RichText::new(line(name)).monospace())
+                            .id_salt(("unverified", name))
+                            .default_open(false)
+                            .show(ui, |ui| {
+                                ui.label(RichText::new(T::Unverified.get(lang)).color(RED));
+                                ui.label(text(body));
+                            });
                     }
                 });
         }

@@ -274,11 +274,19 @@ fn what_failed_verification_is_shown_apart_and_never_as_the_thread() {
         .build_ui_state(|ui, app: &mut wbs_workbench::ui::App| app.ui(ui), app);
     h.run();
     h.get_by_label_contains("Tidak terverifikasi: BUKAN dari pelapor");
-    h.get_by_label("2026-03-03-followup-001.md");
     h.get_by_label("Belum ada tindak lanjut atau balasan.");
     assert!(
         h.query_by_label_contains("PALSU").is_none(),
-        "the text of an unverified object is shown as if it were the thread"
+        "the text of an unverified object is shown before it is asked for"
+    );
+    // Asked for, it is shown inside the frame, labelled again.
+    h.get_by_label("2026-03-03-followup-001.md").click();
+    h.run();
+    h.get_by_label_contains("PALSU");
+    assert_eq!(
+        h.get_all_by_label_contains("Tidak terverifikasi: BUKAN dari pelapor")
+            .count(),
+        2
     );
 }
 
