@@ -17,6 +17,9 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 # The digest test's SMTP server (tests/tests/digest.rs) and its certificates.
 /usr/bin/python3 -c 'import aiosmtpd' 2>/dev/null || need_apt+=(python3-aiosmtpd)
 command -v openssl >/dev/null || need_apt+=(openssl)
+# The attachment-cleaning tests (crates/wbs-scrub, tests/tests/attachment_cleaning.rs)
+# write and judge metadata with a tool nobody here wrote.
+command -v exiftool >/dev/null || need_apt+=(libimage-exiftool-perl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
