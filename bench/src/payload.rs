@@ -247,6 +247,7 @@ pub fn encrypt_attachment(to: &Recipient, size: u64, path: &Path) -> Result<Atta
         media_type: "application/octet-stream".into(),
         size,
         sha256: wbs_protocol::hex(&evidence.hasher.finalize()),
+        metadata: None,
     })
 }
 

@@ -55,6 +55,7 @@ fn main() {
             media_type: "application/pdf".into(),
             size: 12,
             sha256: "ab".repeat(32),
+            metadata: None,
         }],
         reply_recipient: code.reply_recipient().to_string(),
         contact: Some("x@example.org".into()),

@@ -162,6 +162,7 @@ fn thread_vectors() -> serde_json::Value {
                     size: 48213,
                     sha256: "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
                         .into(),
+                    metadata: None,
                 },
                 AttachmentMeta {
                     name: "catatan.txt".into(),
@@ -169,6 +170,7 @@ fn thread_vectors() -> serde_json::Value {
                     size: 0,
                     sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
                         .into(),
+                    metadata: None,
                 },
             ],
             auth: None,

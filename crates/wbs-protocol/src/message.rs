@@ -32,6 +32,29 @@ pub struct AttachmentMeta {
     pub size: u64,
     /// SHA-256 of the real bytes, lower-case hex.
     pub sha256: String,
+    /// What the reporter's device found and removed in the file before
+    /// encryption (PROTOCOL.md §4.1): field names, never values. Absent
+    /// when the sending program does not clean files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MetadataNote>,
+}
+
+/// How an attachment's metadata was handled on the reporter's device.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct MetadataNote {
+    /// Whether the file was of a format the device reads and was read
+    /// completely. `false`: it was sent as it was, unchecked (unknown
+    /// format, or one that could not be read safely and the reporter
+    /// chose to send anyway).
+    pub checked: bool,
+    /// The kinds of identifying fields removed, e.g. `gps`, `camera`,
+    /// `author` (the names, never the values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub removed: Vec<String>,
+    /// The kinds found but kept because the reporter chose to keep them
+    /// (`wbs-report --keep-metadata`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kept: Vec<String>,
 }
 
 /// The optional "5W1H" details of a report.
@@ -267,6 +290,7 @@ mod tests {
                 media_type: "application/pdf".into(),
                 size: 12,
                 sha256: "00".repeat(32),
+                metadata: None,
             }],
             reply_recipient: Identity::generate().to_public().to_string(),
             contact: None,
@@ -304,5 +328,31 @@ mod tests {
             Err(DocumentError::Invalid(_))
         ));
         assert!(Reply::open(&id, &ct).is_ok());
+    }
+
+    #[test]
+    fn the_metadata_note_is_optional_and_carries_names_only() {
+        let old = r#"{"name":"a.jpg","type":"image/jpeg","size":3,"sha256":"00"}"#;
+        let meta: AttachmentMeta = serde_json::from_str(old).unwrap();
+        assert_eq!(meta.metadata, None);
+        // Absent stays absent: a document without it is byte for byte as before.
+        assert_eq!(serde_json::to_string(&meta).unwrap(), old);
+        let cleaned = AttachmentMeta {
+            metadata: Some(MetadataNote {
+                checked: true,
+                removed: vec!["gps".into(), "camera".into()],
+                kept: vec![],
+            }),
+            ..meta
+        };
+        let json = serde_json::to_string(&cleaned).unwrap();
+        assert!(
+            json.ends_with(r#""metadata":{"checked":true,"removed":["gps","camera"]}}"#),
+            "{json}"
+        );
+        assert_eq!(
+            serde_json::from_str::<AttachmentMeta>(&json).unwrap(),
+            cleaned
+        );
     }
 }

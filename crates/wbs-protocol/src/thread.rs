@@ -224,6 +224,7 @@ mod tests {
                 media_type: "image/jpeg".into(),
                 size: 1234,
                 sha256: "ab".repeat(32),
+                metadata: None,
             }],
             auth: None,
         }

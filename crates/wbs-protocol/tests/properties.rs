@@ -262,6 +262,7 @@ fn attachment() -> impl Strategy<Value = AttachmentMeta> {
             media_type,
             size,
             sha256: wbs_protocol::hex(&digest),
+            metadata: None,
         })
 }
 

@@ -71,6 +71,7 @@ impl Submission {
                     media_type: "application/octet-stream".into(),
                     size: a.len() as u64,
                     sha256: wbs_protocol::hex(&Sha256::digest(a)),
+                    metadata: None,
                 })
                 .collect(),
             reply_recipient: code.reply_recipient().to_string(),

@@ -381,6 +381,7 @@ pub fn attachment_object(
         media_type: "application/octet-stream".into(),
         size: data.len() as u64,
         sha256: wbs_protocol::hex(&Sha256::digest(data)),
+        metadata: None,
     };
     (out, meta)
 }

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use wbs_protocol::bundle::CaseManifest;
-use wbs_protocol::message::{AttachmentMeta, FollowUp, Reply, Report};
+use wbs_protocol::message::{AttachmentMeta, FollowUp, MetadataNote, Reply, Report};
 
 use super::visitor::Check;
 use crate::render::{
@@ -116,7 +116,7 @@ fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[Lo
     }
     let _ = writeln!(
         md,
-        "| # | Name | Type | Size | SHA-256 | Local file |\n|---|---|---|---|---|---|"
+        "| # | Name | Type | Size | SHA-256 | Local file | Metadata (reporter's device) |\n|---|---|---|---|---|---|---|"
     );
     for (i, (a, f)) in attachments.iter().zip(files).enumerate() {
         let local = match f.present {
@@ -128,13 +128,14 @@ fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[Lo
         };
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} |",
             i + 1,
             inline(&a.name),
             inline(&a.media_type),
             size(a.size),
             code_cell(&a.sha256),
-            local
+            local,
+            metadata_cell(a.metadata.as_ref())
         );
     }
     let _ = writeln!(
@@ -143,6 +144,28 @@ fn attachment_table(md: &mut String, attachments: &[AttachmentMeta], files: &[Lo
          come from inside the encrypted report.\n"
     );
     let _ = writeln!(md, "{METADATA_NOTICE}");
+}
+
+/// What the reporter's device says it did with a file's metadata (field
+/// names only; PROTOCOL.md §4.1). Untrusted text, shown inline.
+fn metadata_cell(note: Option<&MetadataNote>) -> String {
+    let Some(note) = note else {
+        return "not stated".into();
+    };
+    let list = |names: &[String]| inline(&names.join(", "));
+    let mut parts = Vec::new();
+    if !note.checked {
+        parts.push("not checked, sent as it was".to_string());
+    } else if note.removed.is_empty() && note.kept.is_empty() {
+        parts.push("checked, none found".to_string());
+    }
+    if !note.removed.is_empty() {
+        parts.push(format!("removed: {}", list(&note.removed)));
+    }
+    if !note.kept.is_empty() {
+        parts.push(format!("kept by the reporter: {}", list(&note.kept)));
+    }
+    parts.join("; ")
 }
 
 /// `thread/<date>-followup-<NNN>.md`, or `unverified/…` for one that
@@ -225,4 +248,38 @@ pub fn reply(case_id: &str, n: u32, on: &str, reply: &Reply) -> String {
     let _ = writeln!(md, "\n{SERVER_NOTE}");
     let _ = writeln!(md, "## Message\n\n{}", block(&reply.body));
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_metadata_cell_names_what_the_reporters_device_did() {
+        assert_eq!(metadata_cell(None), "not stated");
+        let note = |checked, removed: &[&str], kept: &[&str]| MetadataNote {
+            checked,
+            removed: removed.iter().map(|s| s.to_string()).collect(),
+            kept: kept.iter().map(|s| s.to_string()).collect(),
+        };
+        assert_eq!(
+            metadata_cell(Some(&note(true, &["gps", "camera"], &[]))),
+            "removed: gps, camera"
+        );
+        assert_eq!(
+            metadata_cell(Some(&note(true, &[], &[]))),
+            "checked, none found"
+        );
+        assert_eq!(
+            metadata_cell(Some(&note(false, &[], &[]))),
+            "not checked, sent as it was"
+        );
+        assert_eq!(
+            metadata_cell(Some(&note(true, &[], &["author"]))),
+            "kept by the reporter: author"
+        );
+        // The names come from the reporter: they cannot break the table.
+        let cell = metadata_cell(Some(&note(true, &["a|b\n| x |"], &[])));
+        assert!(!cell.contains('\n') && !cell.contains("a|b"), "{cell}");
+    }
 }

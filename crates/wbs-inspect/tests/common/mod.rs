@@ -152,6 +152,7 @@ pub fn meta(name: &str, bytes: &[u8]) -> AttachmentMeta {
         media_type: "application/octet-stream".into(),
         size: bytes.len() as u64,
         sha256: sha256_hex(bytes),
+        metadata: None,
     }
 }
 
