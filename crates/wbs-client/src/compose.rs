@@ -1,6 +1,7 @@
 //! What the reporter writes, before it is encrypted: the inputs, and the
 //! defaults and checks applied to them (title, category, length).
 
+use std::borrow::Cow;
 use std::path::PathBuf;
 
 use age::x25519::Recipient;
@@ -8,7 +9,7 @@ use wbs_protocol::api::ConfigResponse;
 use wbs_protocol::envelope::parse_recipient;
 use wbs_protocol::header::MAX_RECIPIENTS;
 use wbs_protocol::message::{
-    AttachmentMeta, Details, Document, FollowUp, Report, MAX_DOCUMENT_LEN,
+    AttachmentMeta, Details, Document, FollowUp, MetadataNote, Report, MAX_DOCUMENT_LEN,
 };
 use wbs_protocol::padding::padme;
 use wbs_protocol::thread::ThreadKey;
@@ -31,6 +32,9 @@ pub struct SubmissionInput {
     pub details: Option<Details>,
     /// Files to attach, in order.
     pub attachments: Vec<PathBuf>,
+    /// Files to attach after `attachments`, each with what was decided
+    /// about it before encryption (its cleaned content, a neutral name).
+    pub prepared: Vec<PreparedAttachment>,
     /// A way to reach the reporter, if they choose to give one.
     pub contact: Option<String>,
 }
@@ -42,6 +46,54 @@ pub struct FollowUpInput {
     pub message: String,
     /// Files to attach, in order.
     pub attachments: Vec<PathBuf>,
+    /// Files to attach after `attachments`, as for a report.
+    pub prepared: Vec<PreparedAttachment>,
+}
+
+/// An attachment as it will be sent, decided before encryption: its
+/// content cleaned of identifying metadata (`wbs-scrub`), its name
+/// replaced, and what the report says about its metadata.
+#[derive(Debug, Clone, Default)]
+pub struct PreparedAttachment {
+    /// The file on this device.
+    pub path: PathBuf,
+    /// The name the report gives it; by default the file's own name.
+    pub name: Option<String>,
+    /// What is sent instead of the file's bytes (its cleaned copy); by
+    /// default the file as it is, streamed from disk.
+    pub content: Option<Vec<u8>>,
+    /// What was done with its metadata (PROTOCOL.md §4.1).
+    pub metadata: Option<MetadataNote>,
+}
+
+impl PreparedAttachment {
+    /// The file at `path`, sent as it is.
+    pub fn file(path: &std::path::Path) -> Self {
+        PreparedAttachment {
+            path: path.to_path_buf(),
+            ..Default::default()
+        }
+    }
+
+    /// Every attachment of an input: the plain files, then the prepared.
+    pub(crate) fn all<'a>(
+        paths: &[PathBuf],
+        prepared: &'a [PreparedAttachment],
+    ) -> Vec<Cow<'a, Self>> {
+        paths
+            .iter()
+            .map(|p| Cow::Owned(Self::file(p)))
+            .chain(prepared.iter().map(Cow::Borrowed))
+            .collect()
+    }
+
+    /// The name the report gives it.
+    pub fn report_name(&self) -> Result<String, ClientError> {
+        match &self.name {
+            Some(name) => Ok(name.clone()),
+            None => crate::media::attachment_name(&self.path),
+        }
+    }
 }
 
 /// The message with trailing white space removed; refused if empty.
@@ -171,6 +223,7 @@ pub(crate) fn placeholder_attachments(planned: &[PlannedFile]) -> Vec<Attachment
             media_type: String::new(),
             size: p.size,
             sha256: "0".repeat(64),
+            metadata: None,
         })
         .collect()
 }

@@ -40,8 +40,8 @@ pub mod terminal;
 mod transport;
 
 pub use compose::{
-    read_recipient_files, resolve_category, resolve_title, FollowUpInput, SubmissionInput,
-    DEFAULT_TITLE_CHARS,
+    read_recipient_files, resolve_category, resolve_title, FollowUpInput, PreparedAttachment,
+    SubmissionInput, DEFAULT_TITLE_CHARS,
 };
 pub use desk::{
     cursor_file_for, parse_token, read_saved_cursor, read_token_file, save_cursor,

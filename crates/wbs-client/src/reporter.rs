@@ -6,8 +6,8 @@
 //! it: the server sees only the lookup key and the reply recipient derived
 //! from it.
 
+use std::borrow::Cow;
 use std::fs::File;
-use std::path::PathBuf;
 
 use age::x25519::Recipient;
 use base64::Engine;
@@ -29,7 +29,7 @@ use crate::compose::{
 use crate::limits::{check_attachments, check_objects};
 use crate::staging::{plan_attachments, StagedObject, Staging};
 use crate::transport::{read_json, ClientOptions, Http};
-use crate::{ClientError, Progress};
+use crate::{ClientError, PreparedAttachment, Progress};
 
 /// Hardest proof of work the client agrees to solve (about 2^28 hashes,
 /// under a minute); anything harder is a misconfigured or hostile server.
@@ -233,7 +233,8 @@ impl Client {
     pub fn submit(&self, input: &SubmissionInput) -> Result<Submitted, ClientError> {
         let body = require_message(&input.message)?;
         let title = resolve_title(input.title.as_deref(), body)?;
-        let planned = plan_attachments(&input.attachments)?;
+        let files = PreparedAttachment::all(&input.attachments, &input.prepared);
+        let planned = plan_attachments(&files)?;
         let config = self.config()?;
         let recipients = self.checked_recipients(&config)?;
         let category = resolve_category(&config, input.category.as_deref())?;
@@ -261,14 +262,7 @@ impl Client {
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
         };
-        let sealed = self.seal(
-            "report",
-            &mut report,
-            &input.attachments,
-            &recipients,
-            &config,
-            None,
-        )?;
+        let sealed = self.seal("report", &mut report, &files, &recipients, &config, None)?;
 
         let mut build = || {
             let meta = SubmissionMeta {
@@ -379,7 +373,8 @@ impl Client {
         input: &FollowUpInput,
     ) -> Result<Option<String>, ClientError> {
         let body = require_message(&input.message)?;
-        let planned = plan_attachments(&input.attachments)?;
+        let files = PreparedAttachment::all(&input.attachments, &input.prepared);
+        let planned = plan_attachments(&files)?;
         let config = self.config()?;
         let recipients = self.checked_recipients(&config)?;
         check_attachments(&config.limits, recipients.len(), &planned)?;
@@ -397,7 +392,7 @@ impl Client {
         let sealed = self.seal(
             "follow-up",
             &mut followup,
-            &input.attachments,
+            &files,
             &recipients,
             &config,
             Some((&code.thread_key(), &code.reply_recipient().to_string())),
@@ -437,7 +432,7 @@ impl Client {
         &self,
         what: &str,
         document: &mut D,
-        paths: &[PathBuf],
+        files: &[Cow<'_, PreparedAttachment>],
         recipients: &[Recipient],
         config: &ConfigResponse,
         thread: Option<(&ThreadKey, &str)>,
@@ -446,13 +441,13 @@ impl Client {
         // the inspectorate's tool to open? (The list holds placeholders.)
         check_document_len(what, document)?;
         let mut staging = Staging::new()?;
-        let mut staged = Vec::with_capacity(paths.len());
+        let mut staged = Vec::with_capacity(files.len());
         document.attachments_mut().clear();
-        for path in paths {
+        for file in files {
             self.http.progress(Progress::Encrypting {
-                name: crate::media::attachment_name(path)?,
+                name: file.report_name()?,
             });
-            let (meta, object) = staging.encrypt_attachment(recipients, path)?;
+            let (meta, object) = staging.encrypt_attachment(recipients, file)?;
             document.attachments_mut().push(meta);
             staged.push(object);
         }

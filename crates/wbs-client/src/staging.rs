@@ -6,6 +6,7 @@
 //! whatever the file size, and the upload can be repeated from the staged
 //! files if the connection breaks.
 
+use std::borrow::Cow;
 use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ use wbs_protocol::envelope::encrypt_padded;
 use wbs_protocol::message::AttachmentMeta;
 use wbs_protocol::padding::FILE_PAD;
 
-use crate::media::{attachment_name, media_type_for};
-use crate::{ClientError, PlannedFile};
+use crate::media::media_type_for;
+use crate::{ClientError, PlannedFile, PreparedAttachment};
 
 /// An encrypted object in the staging folder.
 pub(crate) struct StagedObject {
@@ -54,11 +55,18 @@ impl Staging {
     pub fn encrypt_attachment(
         &mut self,
         recipients: &[Recipient],
-        source: &Path,
+        file: &PreparedAttachment,
     ) -> Result<(AttachmentMeta, StagedObject), ClientError> {
-        let name = attachment_name(source)?;
-        let input = File::open(source)
-            .map_err(|e| ClientError::io(format!("cannot read {}", source.display()), e))?;
+        let source = file.path.as_path();
+        let name = file.report_name()?;
+        // The cleaned copy from memory, or the file itself, streamed.
+        let input: Box<dyn Read + '_> = match &file.content {
+            Some(content) => Box::new(&content[..]),
+            None => Box::new(
+                File::open(source)
+                    .map_err(|e| ClientError::io(format!("cannot read {}", source.display()), e))?,
+            ),
+        };
         self.count += 1;
         let path = self.dir.path().join(format!("{}.age", self.count));
         let output = File::create_new(&path)
@@ -84,11 +92,13 @@ impl Staging {
             .metadata()
             .map_err(|e| ClientError::io("cannot write to the temporary folder", e))?
             .len();
+        let media_type = media_type_for(Path::new(&name)).to_string();
         let meta = AttachmentMeta {
             name,
-            media_type: media_type_for(source).to_string(),
+            media_type,
             size,
             sha256: wbs_protocol::hex(&hashing.hasher.finalize()),
+            metadata: file.metadata.clone(),
         };
         Ok((meta, StagedObject { path, len }))
     }
@@ -96,11 +106,14 @@ impl Staging {
 
 /// Looks at each attachment before anything is encrypted: it must be a
 /// readable regular file. Returns the names and sizes for the limit checks.
-pub(crate) fn plan_attachments(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, ClientError> {
-    paths
+pub(crate) fn plan_attachments(
+    files: &[Cow<'_, PreparedAttachment>],
+) -> Result<Vec<PlannedFile>, ClientError> {
+    files
         .iter()
-        .map(|p| {
-            let name = attachment_name(p)?;
+        .map(|f| {
+            let p = &f.path;
+            let name = f.report_name()?;
             let meta = std::fs::metadata(p).map_err(|e| {
                 ClientError::io(format!("cannot read attachment {}", p.display()), e)
             })?;
@@ -112,7 +125,7 @@ pub(crate) fn plan_attachments(paths: &[PathBuf]) -> Result<Vec<PlannedFile>, Cl
             }
             Ok(PlannedFile {
                 name,
-                size: meta.len(),
+                size: f.content.as_ref().map_or(meta.len(), |c| c.len() as u64),
             })
         })
         .collect()
@@ -148,7 +161,7 @@ mod tests {
         let id = Identity::generate();
         let mut staging = Staging::new().unwrap();
         let (meta, staged) = staging
-            .encrypt_attachment(&[id.to_public()], &source)
+            .encrypt_attachment(&[id.to_public()], &PreparedAttachment::file(&source))
             .unwrap();
 
         assert_eq!(meta.name, "Bukti Transfer.PDF");
@@ -171,6 +184,47 @@ mod tests {
         assert!(plain[data.len()..].iter().all(|&b| b == 0));
     }
 
+    #[test]
+    fn a_prepared_attachment_sends_its_content_under_its_name_with_its_note() {
+        let source_dir = tempfile::tempdir().unwrap();
+        let source = source_dir.path().join("IMG_20230405_101112.jpg");
+        std::fs::write(&source, b"original bytes with GPS").unwrap();
+        let cleaned = b"cleaned".to_vec();
+        let note = wbs_protocol::message::MetadataNote {
+            checked: true,
+            removed: vec!["gps".into()],
+            kept: vec![],
+        };
+        let file = PreparedAttachment {
+            path: source.clone(),
+            name: Some("lampiran-1.jpg".into()),
+            content: Some(cleaned.clone()),
+            metadata: Some(note.clone()),
+        };
+        let planned = plan_attachments(&[Cow::Borrowed(&file)]).unwrap();
+        assert_eq!(planned[0].name, "lampiran-1.jpg");
+        assert_eq!(planned[0].size, cleaned.len() as u64);
+
+        let id = Identity::generate();
+        let mut staging = Staging::new().unwrap();
+        let (meta, staged) = staging
+            .encrypt_attachment(&[id.to_public()], &file)
+            .unwrap();
+        assert_eq!(meta.name, "lampiran-1.jpg");
+        assert_eq!(meta.media_type, "image/jpeg");
+        // Size and digest are those of what is sent: the cleaned bytes.
+        assert_eq!(meta.size, cleaned.len() as u64);
+        assert_eq!(meta.sha256, wbs_protocol::hex(&Sha256::digest(&cleaned)));
+        assert_eq!(meta.metadata, Some(note));
+        let ciphertext = std::fs::read(&staged.path).unwrap();
+        let mut plain = Vec::new();
+        decrypt_stream(&id, &ciphertext[..])
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+        assert_eq!(&plain[..cleaned.len()], &cleaned[..]);
+    }
+
     #[cfg(unix)]
     #[test]
     fn the_staging_folder_is_private_and_removed() {
@@ -186,10 +240,11 @@ mod tests {
     #[test]
     fn folders_and_missing_files_are_refused_as_attachments() {
         let dir = tempfile::tempdir().unwrap();
-        let err = plan_attachments(&[dir.path().to_path_buf()]).unwrap_err();
+        let plan = |p: PathBuf| plan_attachments(&[Cow::Owned(PreparedAttachment::file(&p))]);
+        let err = plan(dir.path().to_path_buf()).unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         let missing = dir.path().join("missing.pdf");
-        let err = plan_attachments(&[missing]).unwrap_err();
+        let err = plan(missing).unwrap_err();
         assert!(err.to_string().contains("missing.pdf"), "{err}");
     }
 }

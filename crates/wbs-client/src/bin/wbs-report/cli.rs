@@ -81,6 +81,26 @@ pub struct SubmitArgs {
     /// fully anonymous).
     #[arg(long, value_name = "TEXT")]
     pub contact: Option<String>,
+    #[command(flatten)]
+    pub cleaning: Cleaning,
+}
+
+/// What is done with identifying metadata in the attachments.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Cleaning {
+    /// Send every attachment exactly as it is: do not remove GPS positions,
+    /// camera models, authors and the like (they are still listed).
+    #[arg(long)]
+    pub keep_metadata: bool,
+    /// Send files WBS could not read safely (damaged, or hiding parts it
+    /// cannot read) unchanged instead of refusing; without it you are asked
+    /// at a terminal, and refused otherwise.
+    #[arg(long)]
+    pub send_unchecked: bool,
+    /// Replace the attachments' file names with neutral ones
+    /// (lampiran-1.jpg, lampiran-2.pdf, …).
+    #[arg(long)]
+    pub neutral_names: bool,
 }
 
 /// `wbs-report status`.
@@ -108,6 +128,8 @@ pub struct FollowUpArgs {
     /// A file to attach; repeat for more, they are kept in order.
     #[arg(long = "attach", value_name = "FILE")]
     pub attachments: Vec<PathBuf>,
+    #[command(flatten)]
+    pub cleaning: Cleaning,
 }
 
 #[cfg(test)]

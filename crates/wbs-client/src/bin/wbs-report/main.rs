@@ -8,6 +8,7 @@
 // Doc comments in cli.rs are the --help text, written for a terminal.
 #![allow(rustdoc::bare_urls, rustdoc::invalid_html_tags)]
 
+mod clean;
 mod cli;
 
 use std::io::{self, BufRead, Read, Write};
@@ -41,13 +42,16 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Submit(args) => {
             let message = read_message(&args.message)?;
+            let ask = can_ask(&[args.message.as_os_str() == "-"]);
+            let prepared = clean::prepare(&args.attachments, args.cleaning, ask, &note)?;
             let client = connect(&args.connection)?;
             let input = SubmissionInput {
                 message,
                 title: args.title,
                 category: args.category,
                 details: None,
-                attachments: args.attachments,
+                attachments: Vec::new(),
+                prepared,
                 contact: args.contact,
             };
             let submitted = client.submit(&input)?;
@@ -77,10 +81,13 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             let code = read_receipt(&args.receipt)?;
             let message = read_message(&args.message)?;
+            let ask = can_ask(&[args.message.as_os_str() == "-", args.receipt == "-"]);
+            let prepared = clean::prepare(&args.attachments, args.cleaning, ask, &note)?;
             let client = connect(&args.connection)?;
             let input = FollowUpInput {
                 message,
-                attachments: args.attachments,
+                attachments: Vec::new(),
+                prepared,
             };
             match client.follow_up(&code, &input)? {
                 Some(day) => note(&format!("your follow-up was stored on {day}.")),
@@ -115,6 +122,13 @@ fn connect(connection: &Connection) -> Result<Client, Failure> {
         _ => {}
     });
     Ok(client)
+}
+
+/// Whether the reporter can be asked at the terminal: standard input and
+/// error are a terminal, and standard input was not used for anything else.
+fn can_ask(stdin_used: &[bool]) -> bool {
+    use std::io::IsTerminal;
+    !stdin_used.iter().any(|&used| used) && io::stdin().is_terminal() && io::stderr().is_terminal()
 }
 
 /// A line on stderr. Nothing is done if stderr is closed.
