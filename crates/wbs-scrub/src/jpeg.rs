@@ -64,7 +64,9 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>)> {
             0xE1 => {
                 if let Some(tiff) = body.strip_prefix(b"Exif\0\0") {
                     let e = exif::read(tiff);
-                    if e.found.is_empty() || !e.readable {
+                    // An EXIF block of nothing but the orientation is what
+                    // this cleaner writes itself: nothing to report.
+                    if !e.readable || (e.found.is_empty() && e.orientation.is_none()) {
                         found.push(Finding::new(Field::Other, None));
                     }
                     found.extend(e.found);

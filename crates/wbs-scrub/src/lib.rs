@@ -259,19 +259,50 @@ pub fn scrub(data: &[u8]) -> Outcome {
             reason: format!("the file is larger than {} MiB", MAX_INPUT >> 20),
         };
     }
-    let result = match format {
-        Format::Jpeg => jpeg::clean(data),
-        Format::Png => png::clean(data),
-        Format::Webp => webp::clean(data),
-        Format::Pdf => pdf::clean(data),
-        Format::Ooxml | Format::Odf => office::clean(data, format),
+    let clean = |bytes: &[u8]| match format {
+        Format::Jpeg => jpeg::clean(bytes),
+        Format::Png => png::clean(bytes),
+        Format::Webp => webp::clean(bytes),
+        Format::Pdf => pdf::clean(bytes),
+        Format::Ooxml | Format::Odf => office::clean(bytes, format),
     };
-    match result {
-        Ok((bytes, found)) => Outcome::Cleaned(Cleaned {
-            format,
-            bytes,
-            found,
-        }),
-        Err(Malformed(reason)) => Outcome::Refused { format, reason },
+    let refused = |reason: String| Outcome::Refused { format, reason };
+    let (mut bytes, mut found) = match clean(data) {
+        Ok(done) => done,
+        Err(Malformed(reason)) => return refused(reason),
+    };
+    // What comes out must read as clean: cleaned again, nothing more is
+    // found and nothing changes (a zip is rewritten each time: there only
+    // the findings count). A hostile file whose broken structure only
+    // looked whole thanks to what was removed is cleaned until it settles,
+    // or refused.
+    for _ in 0..MAX_PASSES {
+        if detect(&bytes) != Some(format) {
+            return refused(format!(
+                "the cleaned {} no longer reads as one",
+                format.name()
+            ));
+        }
+        let (again, more) = match clean(&bytes) {
+            Ok(done) => done,
+            Err(Malformed(reason)) => return refused(reason),
+        };
+        let zip = matches!(format, Format::Ooxml | Format::Odf);
+        if more.is_empty() && (zip || again == bytes) {
+            return Outcome::Cleaned(Cleaned {
+                format,
+                bytes,
+                found,
+            });
+        }
+        found.extend(more);
+        bytes = again;
     }
+    refused(format!(
+        "the {} does not settle when cleaned (malformed)",
+        format.name()
+    ))
 }
+
+/// How many times a cleaned file is cleaned again at most.
+const MAX_PASSES: usize = 4;

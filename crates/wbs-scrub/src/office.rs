@@ -288,7 +288,9 @@ fn rewrite_authors(bytes: &[u8], found: &mut Vec<Finding>) -> Result<Option<Vec<
                 Event::End(e)
             }
             Event::Text(t) if in_author.is_some() => {
-                if t.iter().any(|b| !b.is_ascii_whitespace()) {
+                if t.iter().any(|b| !b.is_ascii_whitespace())
+                    && t.as_ref() != NEUTRAL_AUTHOR.as_bytes()
+                {
                     found.push(Finding::new(
                         in_author.unwrap_or(Field::CommentAuthor),
                         None,

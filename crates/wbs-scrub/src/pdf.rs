@@ -13,7 +13,11 @@
 //! What cannot be seen is not called clean: an `/Info` object that is not
 //! in the file as plain text (it may be inside a compressed object
 //! stream), an encrypted PDF, or an XMP packet still visible after
-//! cleaning is refused.
+//! cleaning is refused. Compressed object streams are otherwise fine:
+//! the trailers that point to `/Info` are never compressed, and an XMP
+//! stream, being a stream, is never inside one (its dictionary, with its
+//! required `/Type /Metadata`, is plain text even when a compressed
+//! catalog hides the reference to it).
 
 use crate::{bad, Field, Finding, Malformed};
 
@@ -88,10 +92,25 @@ fn dict_span(data: &[u8], start: usize) -> Option<usize> {
                     return Some(pos);
                 }
             }
-            b'<' => pos += data[pos..].iter().position(|&b| b == b'>')? + 1,
+            b'<' => {
+                // A hex string: hex digits and white space only.
+                let len = data[pos + 1..].iter().position(|&b| b == b'>')?;
+                if !data[pos + 1..pos + 1 + len]
+                    .iter()
+                    .all(|&b| b.is_ascii_hexdigit() || is_ws(b))
+                {
+                    return None;
+                }
+                pos += len + 2;
+            }
+            b'e' if data[pos..].starts_with(b"endobj") => return None,
             b'(' => {
                 let mut nest = 0usize;
                 loop {
+                    // Not even a string runs past the end of its object.
+                    if data.get(pos..)?.starts_with(b"endobj") {
+                        return None;
+                    }
                     match *data.get(pos)? {
                         b'\\' => pos += 1,
                         b'(' => nest += 1,
@@ -156,59 +175,9 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>), Malformed> {
     let mut out = data.to_vec();
     let mut found = Vec::new();
 
-    // The document information dictionaries.
-    let mut infos = Vec::new();
-    for at in find_all(data, b"/Info") {
-        if data.get(at + 5).is_some_and(|&b| !is_delim(b)) {
-            continue;
-        }
-        let p = skip_ws(data, at + 5);
-        if data.get(p..p + 2) == Some(b"<<") {
-            infos.push(p);
-        } else if let Some((n, g, _)) = reference(data, at + 5) {
-            let dicts = object_dicts(data, n, g);
-            if dicts.is_empty() {
-                return bad(
-                    "the PDF's document information is not stored as plain text \
-                     (perhaps in a compressed object stream): it cannot be checked",
-                );
-            }
-            infos.extend(dicts);
-        } else {
-            return bad("the PDF's /Info entry is malformed");
-        }
-    }
-    infos.sort_unstable();
-    infos.dedup();
-    for start in infos {
-        let Some(end) = dict_span(data, start) else {
-            return bad("a PDF information dictionary is truncated or malformed");
-        };
-        let dict = &data[start..end];
-        let before = found.len();
-        for (key, field) in [
-            (&b"/Author"[..], Field::Author),
-            (b"/Creator", Field::Software),
-            (b"/Producer", Field::Software),
-            (b"/CreationDate", Field::Date),
-            (b"/ModDate", Field::Date),
-            (b"/Title", Field::Text),
-            (b"/Subject", Field::Text),
-            (b"/Keywords", Field::Text),
-            (b"/Company", Field::Organisation),
-        ] {
-            if find_all(dict, key).next().is_some() {
-                let value = matches!(field, Field::Author | Field::Software)
-                    .then(|| literal_after(dict, key))
-                    .flatten();
-                found.push(Finding::new(field, value));
-            }
-        }
-        if found.len() == before && dict[2..dict.len() - 2].iter().any(|&b| !is_ws(b)) {
-            found.push(Finding::new(Field::Other, None));
-        }
-        out[start + 2..end - 2].fill(b' ');
-    }
+    // Stream contents blanked so far: a "dictionary" inside one is data,
+    // not an object.
+    let mut blanked: Vec<(usize, usize)> = Vec::new();
 
     // XMP streams: referenced by /Metadata, or typed /Metadata.
     let mut streams = Vec::new();
@@ -217,11 +186,9 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>), Malformed> {
             continue;
         }
         if let Some((n, g, _)) = reference(data, at + 9) {
-            let dicts = object_dicts(data, n, g);
-            if dicts.is_empty() {
-                return bad("a PDF metadata stream is not in the file as plain text");
-            }
-            streams.extend(dicts);
+            // A stream is never inside a compressed object stream: one
+            // not found is a dangling reference, which readers ignore.
+            streams.extend(object_dicts(data, n, g));
         } else {
             // `/Type /Metadata`: the dictionary around it.
             let before = &data[at.saturating_sub(8)..at];
@@ -239,6 +206,9 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>), Malformed> {
     streams.sort_unstable();
     streams.dedup();
     for start in streams {
+        if blanked.iter().any(|&(a, b)| (a..b).contains(&start)) {
+            continue;
+        }
         let Some(end) = dict_span(data, start) else {
             return bad("a PDF metadata dictionary is truncated or malformed");
         };
@@ -278,8 +248,80 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>), Malformed> {
         out[start..start + replacement.len() - 2]
             .copy_from_slice(&replacement.as_bytes()[..replacement.len() - 2]);
         out[end - 2..end].copy_from_slice(b">>");
+        if data[body..body + rel].iter().any(|&b| !is_ws(b)) {
+            found.push(Finding::new(Field::Xmp, None));
+        }
         out[body..body + rel].fill(b' ');
-        found.push(Finding::new(Field::Xmp, None));
+        blanked.push((body, body + rel));
+    }
+    // The document information dictionaries (after the streams: what is
+    // inside a blanked stream's data is data, not an object).
+    let inside = |at: usize| blanked.iter().any(|&(a, b)| (a..b).contains(&at));
+    let mut infos = Vec::new();
+    for at in find_all(data, b"/Info") {
+        if data.get(at + 5).is_some_and(|&b| !is_delim(b)) || inside(at) {
+            continue;
+        }
+        let p = skip_ws(data, at + 5);
+        if data.get(p..p + 2) == Some(b"<<") {
+            infos.push(p);
+        } else if let Some((n, g, _)) = reference(data, at + 5) {
+            let dicts: Vec<usize> = object_dicts(data, n, g)
+                .into_iter()
+                .filter(|&d| !inside(d))
+                .collect();
+            if dicts.is_empty() {
+                return bad(
+                    "the PDF's document information is not stored as plain text \
+                     (perhaps in a compressed object stream): it cannot be checked",
+                );
+            }
+            infos.extend(dicts);
+        } else {
+            return bad("the PDF's /Info entry is malformed");
+        }
+    }
+    infos.sort_unstable();
+    infos.dedup();
+    for start in infos {
+        let Some(end) = dict_span(data, start) else {
+            return bad("a PDF information dictionary is truncated or malformed");
+        };
+        let after = skip_ws(data, end);
+        if data.get(after..after + 6) == Some(b"stream") {
+            return bad("a PDF information dictionary is a stream (malformed)");
+        }
+        let dict = &data[start..end];
+        let before = found.len();
+        for (key, field) in [
+            (&b"/Author"[..], Field::Author),
+            (b"/Creator", Field::Software),
+            (b"/Producer", Field::Software),
+            (b"/CreationDate", Field::Date),
+            (b"/ModDate", Field::Date),
+            (b"/Title", Field::Text),
+            (b"/Subject", Field::Text),
+            (b"/Keywords", Field::Text),
+            (b"/Company", Field::Organisation),
+        ] {
+            if find_all(dict, key).next().is_some() {
+                let value = matches!(field, Field::Author | Field::Software)
+                    .then(|| literal_after(dict, key))
+                    .flatten();
+                found.push(Finding::new(field, value));
+            }
+        }
+        if found.len() == before && dict[2..dict.len() - 2].iter().any(|&b| !is_ws(b)) {
+            found.push(Finding::new(Field::Other, None));
+        }
+        out[start + 2..end - 2].fill(b' ');
+    }
+
+    if find_all(&out[..out.len().min(1024)], b"%PDF-")
+        .next()
+        .is_none()
+    {
+        return bad("the PDF header is inside a dictionary or a stream (malformed)");
     }
     for leftover in [&b"<x:xmpmeta"[..], b"<?xpacket begin"] {
         if find_all(&out, leftover).next().is_some() {
@@ -287,13 +329,6 @@ pub fn clean(data: &[u8]) -> Result<(Vec<u8>, Vec<Finding>), Malformed> {
                 "the PDF holds XMP metadata outside a metadata stream: it cannot be cleaned",
             );
         }
-    }
-    if find_all(data, b"/ObjStm").next().is_some() && found.is_empty() {
-        // Nothing visible, but compressed object streams could hide a
-        // catalog's /Metadata reference: do not call it clean.
-        return bad(
-            "the PDF keeps objects in compressed streams: its metadata cannot be fully checked",
-        );
     }
     Ok((out, found))
 }

@@ -110,10 +110,22 @@ fn made(format: image::ImageFormat, ext: &str, extra: &[&str]) -> Vec<u8> {
 }
 
 fn cleaned(bytes: &[u8]) -> wbs_scrub::Cleaned {
-    match scrub(bytes) {
+    let c = match scrub(bytes) {
         Outcome::Cleaned(c) => c,
         other => panic!("not cleaned: {other:?}"),
+    };
+    // What comes out reads as clean: nothing more is found in it, and the
+    // formats rewritten in place do not change again.
+    match scrub(&c.bytes) {
+        Outcome::Cleaned(again) => {
+            assert!(again.found.is_empty(), "found again: {:?}", again.found);
+            if !matches!(c.format, Format::Ooxml | Format::Odf) {
+                assert_eq!(again.bytes, c.bytes, "cleaning twice changed the file");
+            }
+        }
+        other => panic!("the cleaned file does not read: {other:?}"),
     }
+    c
 }
 
 fn has(c: &wbs_scrub::Cleaned, f: Field) -> bool {
@@ -461,4 +473,70 @@ fn other_formats_are_not_checked() {
         Outcome::NotChecked
     ));
     assert!(matches!(scrub(b"plain text"), Outcome::NotChecked));
+}
+
+#[test]
+fn the_fuzz_seeds_are_cleaned_and_name_what_they_hold() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/seeds/scrub");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let c = cleaned(&std::fs::read(&path).unwrap());
+        assert!(!c.found.is_empty(), "{}: nothing found", path.display());
+        seen += 1;
+    }
+    assert_eq!(seen, 6);
+}
+
+/// Found by the fuzz target: a PDF with compressed object streams whose
+/// information dictionary is plain text was cleaned, then its cleaned
+/// copy refused (object streams were held against it only when nothing
+/// had been found).
+#[test]
+fn a_pdf_with_object_streams_and_plain_information_is_cleaned_for_good() {
+    let doc = b"%PDF-1.5\n1 0 obj\n<< /Type /ObjStm /N 1 /First 4 /Length 3 >>\nstream\nxyz\nendstream\nendobj\n3 0 obj\n<< /Author (Budi) >>\nendobj\ntrailer\n<< /Root 2 0 R /Info 3 0 R >>\n%%EOF\n";
+    let c = cleaned(doc);
+    assert!(has(&c, Field::Author));
+}
+
+/// Found by the fuzz target: an unterminated metadata dictionary was read
+/// as running into the next object (through a "hex string" of any bytes),
+/// so the first pass called the file clean and the second refused it.
+#[test]
+fn a_pdf_dictionary_never_runs_into_the_next_object() {
+    let doc = b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Metadata 2 0 R >>\nendobj\n2 0 obj\n<< /Type /Metadata /Length 12 >/>\nstream\n<x:xmpmeta/>\nendstream\nendobj\n3 0 obj\n<< /Author (Budi) /Producer <FEFF0042> >>\nendobj\ntrailer\n<< /Root 1 0 R /Info 3 0 R >>\n%%EOF\n";
+    assert!(matches!(scrub(doc), Outcome::Refused { .. }));
+}
+
+/// Found by the fuzz target: a metadata stream "defined" again inside
+/// another one's data got its dictionary rewritten there, so the cleaned
+/// copy showed content in a blanked stream.
+/// And one whose `/Info` pointed at a metadata stream: blanked as a
+/// dictionary, then given a `/Length` as a stream.
+#[test]
+fn pdfs_found_by_the_fuzz_target_read_the_same_once_cleaned() {
+    for doc in [
+        &include_bytes!("found/stream-in-stream.pdf")[..],
+        &include_bytes!("found/info-is-a-stream.pdf")[..],
+        &include_bytes!("found/refs-in-stream-data.pdf")[..],
+        &include_bytes!("found/string-past-its-object.pdf")[..],
+        &include_bytes!("found/header-inside-a-stream.pdf")[..],
+        &include_bytes!("found/overlapping-info.pdf")[..],
+    ] {
+        match scrub(doc) {
+            Outcome::Cleaned(_) => {
+                cleaned(doc);
+            }
+            Outcome::Refused { .. } => {}
+            Outcome::NotChecked => panic!("a PDF"),
+        }
+    }
+}
+
+/// Found by the fuzz target: a string ending in a backslash at the very
+/// end of the file read past it (a panic).
+#[test]
+fn a_pdf_string_ending_the_file_with_a_backslash_is_refused() {
+    let doc = b"%PDF-1.4\ntrailer << /Info << /Author (Budi\\";
+    assert!(matches!(scrub(doc), Outcome::Refused { .. }));
 }
