@@ -42,6 +42,7 @@ pub fn detect(data: &[u8]) -> Option<Format> {
 
 const CORE_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:dcterms=\"http://purl.org/dc/terms/\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"/>";
 const APP_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties\"/>";
+const CUSTOM_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?>\n<Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/custom-properties\" xmlns:vt=\"http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes\"/>";
 const META_XML: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<office:document-meta xmlns:office=\"urn:oasis:names:tc:opendocument:xmlns:office:1.0\" office:version=\"1.2\"><office:meta/></office:document-meta>";
 
 pub fn clean(data: &[u8], format: Format) -> Result<(Vec<u8>, Vec<Finding>)> {
@@ -107,8 +108,12 @@ pub fn clean(data: &[u8], format: Format) -> Result<(Vec<u8>, Vec<Finding>)> {
                 Some(APP_XML.as_bytes().to_vec())
             }
             (Format::Ooxml, "docprops/custom.xml") => {
-                found.push(Finding::new(Field::Text, None));
-                None
+                // Custom properties hold whatever an organisation's
+                // templates put there (names, departments, case numbers).
+                if bytes.windows(9).any(|w| w == b"<property") {
+                    found.push(Finding::new(Field::Text, None));
+                }
+                Some(CUSTOM_XML.as_bytes().to_vec())
             }
             (Format::Odf, "meta.xml") => {
                 found.extend(list_fields(&bytes, &odf_field)?);
@@ -233,6 +238,10 @@ fn author_attribute(element: &[u8], attribute: &[u8]) -> Option<(Field, &'static
         b"author" => Some((Field::RevisionAuthor, NEUTRAL_AUTHOR)),
         b"initials" => Some((Field::CommentAuthor, "A")),
         b"name" if el == b"cmAuthor" => Some((Field::CommentAuthor, NEUTRAL_AUTHOR)),
+        // xlsx threaded comments: xl/persons/person.xml.
+        b"displayName" | b"userId" if el == b"person" => {
+            Some((Field::CommentAuthor, NEUTRAL_AUTHOR))
+        }
         b"userId" | b"providerId" if el == b"presenceInfo" => {
             Some((Field::CommentAuthor, NEUTRAL_AUTHOR))
         }
@@ -260,6 +269,7 @@ fn rewrite_authors(bytes: &[u8], found: &mut Vec<Finding>) -> Result<Option<Vec<
         && !mentions(b"cmAuthor")
         && !mentions(b"dc:creator")
         && !mentions(b"presenceInfo")
+        && !mentions(b"displayName")
     {
         return Ok(None);
     }

@@ -355,6 +355,34 @@ fn docx_loses_authors_company_template_and_dates_but_keeps_its_text() {
 }
 
 #[test]
+fn xlsx_comment_authors_people_and_custom_properties_go() {
+    let original = zip_file(&[
+        ("[Content_Types].xml", "<Types/>"),
+        ("xl/comments1.xml", "<comments xmlns=\"x\"><authors><author>Budi Santoso</author></authors><commentList><comment ref=\"A1\" authorId=\"0\"><text><t>cek</t></text></comment></commentList></comments>"),
+        ("xl/persons/person.xml", "<personList xmlns=\"x\"><person displayName=\"Budi Santoso\" id=\"{1}\" userId=\"budi@dinas-contoh.go.id\" providerId=\"AD\"/></personList>"),
+        ("docProps/custom.xml", "<Properties xmlns=\"c\"><property name=\"Bagian\"><vt:lpwstr xmlns:vt=\"v\">Kantor Rahasia</vt:lpwstr></property></Properties>"),
+    ]);
+    let c = cleaned(&original);
+    assert!(
+        has(&c, Field::CommentAuthor) && has(&c, Field::Text),
+        "{:?}",
+        c.found
+    );
+    for part in [
+        "xl/comments1.xml",
+        "xl/persons/person.xml",
+        "docProps/custom.xml",
+    ] {
+        let text = entry(&c.bytes, part);
+        assert!(
+            !text.contains("Budi") && !text.contains("budi@") && !text.contains("Rahasia"),
+            "{part}: {text}"
+        );
+    }
+    assert!(entry(&c.bytes, "xl/comments1.xml").contains("<t>cek</t>"));
+}
+
+#[test]
 fn odt_meta_becomes_empty() {
     let original = zip_file(&[
         ("mimetype", "application/vnd.oasis.opendocument.text"),
