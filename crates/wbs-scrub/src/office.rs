@@ -119,7 +119,9 @@ pub fn clean(data: &[u8], format: Format) -> Result<(Vec<u8>, Vec<Finding>)> {
                 found.extend(list_fields(&bytes, &odf_field)?);
                 Some(META_XML.as_bytes().to_vec())
             }
-            (Format::Ooxml, n) if n.ends_with(".xml") && !n.starts_with("docprops/") => {
+            (Format::Ooxml, n)
+                if (n.ends_with(".xml") || n.ends_with(".rels")) && !n.starts_with("docprops/") =>
+            {
                 rewrite_authors(&bytes, &mut found)?
             }
             (Format::Odf, n) if n.ends_with(".xml") => rewrite_authors(&bytes, &mut found)?,
@@ -270,6 +272,9 @@ fn rewrite_authors(bytes: &[u8], found: &mut Vec<Finding>) -> Result<Option<Vec<
         && !mentions(b"dc:creator")
         && !mentions(b"presenceInfo")
         && !mentions(b"displayName")
+        && !mentions(b"file:")
+        && !mentions(b":\\")
+        && !mentions(b"\\\\")
     {
         return Ok(None);
     }
@@ -321,6 +326,18 @@ fn rewrite_authors(bytes: &[u8], found: &mut Vec<Finding>) -> Result<Option<Vec<
     Ok(changed.then(|| w.into_inner()))
 }
 
+/// A path on a disk: `file:` (but not the neutral `file:///` itself), a
+/// drive letter, a network share.
+fn is_local_path(value: &[u8]) -> bool {
+    let lower = value.to_ascii_lowercase();
+    (lower.starts_with(b"file:") && lower != b"file:///")
+        || (value.len() >= 3
+            && value[0].is_ascii_alphabetic()
+            && value[1] == b':'
+            && matches!(value[2], b'\\' | b'/'))
+        || value.starts_with(b"\\\\")
+}
+
 fn neutral_attributes<'a>(
     e: &BytesStart<'a>,
     found: &mut Vec<Finding>,
@@ -337,6 +354,12 @@ fn neutral_attributes<'a>(
                 *changed = true;
             }
             out.push_attribute((key, neutral.as_bytes()));
+        } else if name == "Relationship" && key == b"Target" && is_local_path(&a.value) {
+            // A template or a link on the author's disk: its path holds
+            // their user name (C:\Users\budi\…).
+            found.push(Finding::new(Field::Template, None));
+            *changed = true;
+            out.push_attribute((key, &b"file:///"[..]));
         } else if local(key) == b"date"
             && matches!(
                 local(name.as_bytes()),

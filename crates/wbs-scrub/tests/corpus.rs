@@ -302,6 +302,7 @@ fn docx() -> Vec<u8> {
         ("docProps/core.xml", "<?xml version=\"1.0\"?><cp:coreProperties xmlns:cp=\"http://schemas.openxmlformats.org/package/2006/metadata/core-properties\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:dcterms=\"http://purl.org/dc/terms/\" xmlns:xsi=\"http://www.w3.org/2001/XMLSchema-instance\"><dc:creator>Budi Santoso</dc:creator><cp:lastModifiedBy>Budi Santoso</cp:lastModifiedBy><dcterms:created xsi:type=\"dcterms:W3CDTF\">2023-04-05T10:11:12Z</dcterms:created></cp:coreProperties>"),
         ("docProps/app.xml", "<?xml version=\"1.0\"?><Properties xmlns=\"http://schemas.openxmlformats.org/officeDocument/2006/extended-properties\"><Template>C:\\Users\\budi\\Kantor Rahasia.dotm</Template><Application>MyEditor</Application><Company>Dinas Contoh</Company><Manager>Budi Santoso</Manager></Properties>"),
         ("word/document.xml", "<?xml version=\"1.0\"?><w:document xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:body><w:p><w:r><w:t>Dana hibah dipotong.</w:t></w:r><w:ins w:id=\"1\" w:author=\"Budi Santoso\" w:date=\"2023-04-05T10:11:12Z\"><w:r><w:t> Bukti terlampir.</w:t></w:r></w:ins><w:commentRangeStart w:id=\"0\"/><w:r><w:commentReference w:id=\"0\"/></w:r></w:p></w:body></w:document>"),
+        ("word/_rels/settings.xml.rels", "<?xml version=\"1.0\"?><Relationships xmlns=\"http://schemas.openxmlformats.org/package/2006/relationships\"><Relationship Id=\"rId1\" Type=\"http://schemas.openxmlformats.org/officeDocument/2006/relationships/attachedTemplate\" Target=\"file:///C:\\Users\\budi\\Templates\\Kantor%20Rahasia.dotm\" TargetMode=\"External\"/></Relationships>"),
         ("word/comments.xml", "<?xml version=\"1.0\"?><w:comments xmlns:w=\"http://schemas.openxmlformats.org/wordprocessingml/2006/main\"><w:comment w:id=\"0\" w:author=\"Budi Santoso\" w:initials=\"BS\" w:date=\"2023-04-05T10:11:12Z\"><w:p><w:r><w:t>cek lagi</w:t></w:r></w:p></w:comment></w:comments>"),
     ])
 }
@@ -352,6 +353,11 @@ fn docx_loses_authors_company_template_and_dates_but_keeps_its_text() {
         );
     }
     assert!(entry(&c.bytes, "word/comments.xml").contains("w:author=\"Anonim\""));
+    let rels = entry(&c.bytes, "word/_rels/settings.xml.rels");
+    assert!(
+        !rels.contains("budi") && rels.contains("Target=\"file:///\""),
+        "{rels}"
+    );
 }
 
 #[test]
