@@ -55,7 +55,11 @@ export function buildFollowup({ id, body, attachments = [], auth }) {
 }
 
 function attachmentMeta(a) {
-  return { name: a.name, type: a.type || "application/octet-stream", size: a.size, sha256: a.sha256 };
+  const m = { name: a.name, type: a.type || "application/octet-stream", size: a.size, sha256: a.sha256 };
+  // What the device did with the file's metadata (§4.1); not covered by
+  // the follow-up authenticator.
+  if (a.metadata) m.metadata = a.metadata;
+  return m;
 }
 
 /** UTF-8 JSON padded with ASCII spaces to its PADMÉ length. */

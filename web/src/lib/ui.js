@@ -6,6 +6,7 @@ import { ApiError, getPow, uploadForm, isPowError } from "./api.js";
 import { ReceiptError } from "./receipt.js";
 import { encryptFile, encryptedFileSize, maxFileSize } from "./envelope.js";
 import { powHasher, powSearch } from "./pow.js";
+import { scrub, removedCodes, neutralName } from "./scrub.js";
 
 /** An error meant for the reporter: a locale key and its parameters. */
 export class UserError extends Error {
@@ -134,6 +135,110 @@ export function createFilePicker({ input, list, limitsEl, limits, recipients, ne
 
   const encTotal = () => files.reduce((s, f) => s + encryptedFileSize(f.size, n), 0);
 
+  // Per file: what the metadata check found and what the reporter chose
+  // (issue 13). Nothing here leaves the device.
+  const checks = new WeakMap();
+
+  function check(f) {
+    let c = checks.get(f);
+    if (!c) {
+      c = { result: null, keep: false, neutral: false, consent: false, sent: new Map() };
+      c.done = f
+        .arrayBuffer()
+        .then((buf) => scrub(new Uint8Array(buf)))
+        .catch(() => ({ outcome: "unreadable" }))
+        .then((r) => {
+          c.result = r;
+          if (files.includes(f)) render();
+        });
+      checks.set(f, c);
+    }
+    return c;
+  }
+
+  function label(field) {
+    return t(`scrub.field.${field}`);
+  }
+
+  function checkbox(testid, key, params, checked, onChange) {
+    const wrap = document.createElement("label");
+    wrap.className = "check";
+    const box = document.createElement("input");
+    box.type = "checkbox";
+    box.checked = checked;
+    box.dataset.testid = testid;
+    box.addEventListener("change", () => onChange(box.checked));
+    const span = document.createElement("span");
+    setText(span, key, params);
+    wrap.append(box, " ", span);
+    return wrap;
+  }
+
+  function findings(f, i) {
+    const c = check(f);
+    const box = document.createElement("div");
+    box.className = "findings";
+    box.dataset.testid = "attachment-findings";
+    box.setAttribute("aria-live", "polite");
+    const r = c.result;
+    const para = (key, params, cls) => {
+      const p = document.createElement("p");
+      if (cls) p.className = cls;
+      setText(p, key, params);
+      return p;
+    };
+    if (!r) {
+      box.append(para("scrub.checking"));
+    } else if (r.outcome === "cleaned") {
+      if (r.found.length === 0) {
+        box.append(para("scrub.none_found"));
+      } else {
+        box.append(para("scrub.found"));
+        const ul = document.createElement("ul");
+        const seen = new Set();
+        for (const x of r.found) {
+          const text = x.value ? `${label(x.field)}: ${x.value}` : label(x.field);
+          if (seen.has(text)) continue;
+          seen.add(text);
+          const li = document.createElement("li");
+          li.textContent = text;
+          ul.append(li);
+        }
+        box.append(ul);
+      }
+      const verdict = para(c.keep ? "scrub.will_keep" : "scrub.will_remove", null, c.keep ? "warn" : "");
+      box.append(verdict);
+      if (r.found.length) {
+        box.append(
+          checkbox("attachment-keep", "scrub.keep", null, c.keep, (v) => {
+            c.keep = v;
+            setText(verdict, v ? "scrub.will_keep" : "scrub.will_remove");
+            verdict.className = v ? "warn" : "";
+          }),
+        );
+      }
+    } else if (r.outcome === "unchecked") {
+      const w = para("scrub.unchecked", null, "warn");
+      w.dataset.testid = "attachment-unchecked-warning";
+      box.append(w);
+    } else {
+      const w = para("scrub.refused", { reason: r.reason || "" }, "warn");
+      w.dataset.testid = "attachment-unchecked-warning";
+      box.append(w);
+      box.append(
+        checkbox("attachment-send-unchecked", "scrub.send_unchecked", null, c.consent, (v) => {
+          c.consent = v;
+        }),
+      );
+    }
+    box.append(
+      checkbox("attachment-neutral-name", "scrub.neutral_name", { name: neutralName(i + 1, f.name) }, c.neutral, (v) => {
+        c.neutral = v;
+      }),
+    );
+    return box;
+  }
+
   function render() {
     list.replaceChildren();
     if (files.length === 0) {
@@ -167,7 +272,7 @@ export function createFilePicker({ input, list, limitsEl, limits, recipients, ne
         render();
         input.focus();
       });
-      li.append(name, " ", size, " ", rm);
+      li.append(name, " ", size, " ", rm, findings(f, i));
       ul.append(li);
     });
     const total = document.createElement("p");
@@ -196,6 +301,7 @@ export function createFilePicker({ input, list, limitsEl, limits, recipients, ne
         refused.push(["error.total_too_big", { size: { bytes: files.reduce((s, x) => s + x.size, 0) + f.size }, max: { bytes: maxTotal } }]);
       } else {
         files.push(f);
+        check(f);
       }
     }
     // The picker only adds: clearing it lets the same input add more files.
@@ -213,6 +319,37 @@ export function createFilePicker({ input, list, limitsEl, limits, recipients, ne
       files.length = 0;
       input.value = "";
       render();
+    },
+    /**
+     * Waits for every file's check, then gives what is to be sent: the
+     * cleaned bytes (or, by the reporter's choice, the file as it is) under
+     * the chosen name, and the metadata note (docs/PROTOCOL.md §4.1). A file
+     * that could not be read safely is left out unless the reporter agreed
+     * to send it unchanged. The same choices give the same File objects, so
+     * a retry does not encrypt again.
+     */
+    async prepare() {
+      const out = [];
+      for (const [i, f] of files.entries()) {
+        const c = check(f);
+        await c.done;
+        const r = c.result;
+        if (r.outcome !== "cleaned" && r.outcome !== "unchecked" && !c.consent) continue;
+        const name = c.neutral ? neutralName(i + 1, f.name) : f.name;
+        const clean = r.outcome === "cleaned" && !c.keep;
+        const k = `${clean}/${name}`;
+        if (!c.sent.has(k)) {
+          c.sent.set(k, clean || name !== f.name ? new File([clean ? r.bytes : f], name, { type: f.type }) : f);
+        }
+        let metadata = { checked: false };
+        if (r.outcome === "cleaned") {
+          const codes = removedCodes(r.found);
+          metadata = { checked: true };
+          if (codes.length) metadata[c.keep ? "kept" : "removed"] = codes;
+        }
+        out.push({ file: c.sent.get(k), metadata });
+      }
+      return out;
     },
     /** Re-renders the remove buttons' labels, which carry a file name. */
     relabel() {

@@ -109,7 +109,13 @@ export function initReport(config) {
     const powTask = obtainPow(config, progress);
     powTask.catch(() => {});
 
-    const encrypted = await encryptAttachments(picker.files, config.recipients, progress, cache);
+    const prepared = await picker.prepare();
+    const encrypted = await encryptAttachments(
+      prepared.map((p) => p.file),
+      config.recipients,
+      progress,
+      cache,
+    );
     const details = {};
     for (const k of DETAIL_FIELDS) details[k] = $(`report-${k}`).value;
     const doc = buildReport({
@@ -117,7 +123,7 @@ export function initReport(config) {
       title: title.value,
       body: body.value,
       details,
-      attachments: encrypted.map((e) => ({ name: e.file.name, type: e.file.type, size: e.size, sha256: e.sha256 })),
+      attachments: encrypted.map((e, i) => ({ name: e.file.name, type: e.file.type, size: e.size, sha256: e.sha256, metadata: prepared[i].metadata })),
       replyRecipient,
       contact: contact.value,
       threadKey: wireKey,

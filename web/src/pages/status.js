@@ -269,10 +269,16 @@ export function initStatus(config) {
       progress.reset(withPow);
       const powTask = obtainPow(config, progress);
       powTask.catch(() => {});
-      const encrypted = await encryptAttachments(picker.files, config.recipients, progress, cache);
+      const prepared = await picker.prepare();
+      const encrypted = await encryptAttachments(
+        prepared.map((p) => p.file),
+        config.recipients,
+        progress,
+        cache,
+      );
       const content = {
         body: followBody.value,
-        attachments: encrypted.map((x) => ({ name: x.file.name, type: x.file.type, size: x.size, sha256: x.sha256 })),
+        attachments: encrypted.map((x, i) => ({ name: x.file.name, type: x.file.type, size: x.size, sha256: x.sha256, metadata: prepared[i].metadata })),
       };
       // Sent again unchanged after a failure, the follow-up goes out as the
       // same bytes (same id, same authenticator), so a server that did store
