@@ -125,6 +125,20 @@ impl Clocks {
     pub fn urgency(&self) -> (u8, i64) {
         self.acknowledge.urgency().min(self.feedback.urgency())
     }
+
+    /// Whether either clock is past its last day.
+    pub fn is_overdue(&self) -> bool {
+        self.acknowledge.is_overdue() || self.feedback.is_overdue()
+    }
+
+    /// Whether a clock is due soon and none is overdue: the case counts
+    /// once, under its most urgent state.
+    pub fn is_due_soon(&self) -> bool {
+        !self.is_overdue()
+            && [self.acknowledge, self.feedback]
+                .iter()
+                .any(|s| matches!(s, ClockState::DueSoon { .. }))
+    }
 }
 
 /// Whether a status ends the inspectorate's handling, for the feedback

@@ -234,20 +234,8 @@ pub fn run_cases(args: &CasesArgs) -> Result<String> {
     for r in &rows {
         line(&mut out, r.each_ref().map(String::as_str));
     }
-    let overdue = list
-        .iter()
-        .filter(|(_, k)| k.acknowledge.is_overdue() || k.feedback.is_overdue())
-        .count();
-    let soon = list
-        .iter()
-        .filter(|(_, k)| {
-            !k.acknowledge.is_overdue()
-                && !k.feedback.is_overdue()
-                && [k.acknowledge, k.feedback]
-                    .iter()
-                    .any(|s| matches!(s, ClockState::DueSoon { .. }))
-        })
-        .count();
+    let overdue = list.iter().filter(|(_, k)| k.is_overdue()).count();
+    let soon = list.iter().filter(|(_, k)| k.is_due_soon()).count();
     let days = match policy.day_kind {
         DayKind::Calendar => "calendar days",
         DayKind::Working => "working days",

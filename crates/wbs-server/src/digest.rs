@@ -29,11 +29,12 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Certificate, CertificateStore, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use tokio::sync::watch;
-use wbs_casebook::{clocks, CaseFacts, ClockState, Day, Policy};
+use wbs_casebook::{clocks, Day, Policy};
 use wbs_store::{DigestState, ObjectKind, Store, StoreError};
 use zeroize::Zeroizing;
 
 use crate::config::{DigestSettings, SmtpTls};
+use crate::handlers::overview::facts_of;
 use crate::state::SharedState;
 
 /// Pauses between attempts after a failure (all within the hour).
@@ -80,31 +81,15 @@ pub fn count(
             _ => {}
         }
     }
+    // The same facts and the same rule as the desk's overview counts.
     for case in store.list_cases()? {
-        let Some(received_on) = Day::parse(&case.received_on) else {
+        let Some(facts) = facts_of(&case) else {
             continue;
         };
-        let facts = CaseFacts {
-            received_on,
-            history: case
-                .history
-                .iter()
-                .filter_map(|(s, on)| Some((*s, Day::parse(on)?)))
-                .collect(),
-            replies: case
-                .replies
-                .iter()
-                .filter_map(|r| Day::parse(&r.on))
-                .collect(),
-        };
         let c = clocks(&facts, policy, today);
-        let states = [c.acknowledge, c.feedback];
-        if states.iter().any(ClockState::is_overdue) {
+        if c.is_overdue() {
             counts.overdue += 1;
-        } else if states
-            .iter()
-            .any(|s| matches!(s, ClockState::DueSoon { .. }))
-        {
+        } else if c.is_due_soon() {
             counts.due_soon += 1;
         }
     }

@@ -114,11 +114,9 @@ pub fn overview(
         if new_objects > 0 {
             counts.new += 1;
         }
-        if k.acknowledge.is_overdue() || k.feedback.is_overdue() {
+        if k.is_overdue() {
             counts.overdue += 1;
-        } else if matches!(k.acknowledge, ClockState::DueSoon { .. })
-            || matches!(k.feedback, ClockState::DueSoon { .. })
-        {
+        } else if k.is_due_soon() {
             counts.due_soon += 1;
         }
         rows.push((
