@@ -346,6 +346,25 @@ impl TestServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// The server's output from byte `start` on, once every one of
+    /// `wanted` is in it: log lines reach the test through a pipe and a
+    /// reader thread, a moment after the answer that caused them. Panics
+    /// with the output after 10 s.
+    pub fn log_after(&self, start: usize, wanted: &[&str]) -> String {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log_text()[start..].to_string();
+            if wanted.iter().all(|w| log.contains(w)) {
+                return log;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the server's output lacks one of {wanted:?}:\n{log}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// A command for one of the client tools, with `--server` and, for
     /// `wbs-desk`, `--token-file` already given after `subcommand`.
     pub fn cli(&self, tool: &str, subcommand: &str) -> Command {
