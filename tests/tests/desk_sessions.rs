@@ -261,7 +261,10 @@ fn the_global_budget_stops_guessing_tokens_but_not_the_bearer_api() {
     ));
     assert_eq!((status, code.as_str()), (429, "login_limited"));
     // wbs-desk's bearer requests without a code guess nothing and go on.
+    let before = server.log_text().len();
     run_ok(&mut server.cli("wbs-desk", "cases"));
+    // Every line up to that last action is in before the check.
+    server.log_after(before, &["action=\"list_cases\""]);
     let log = server.log_text();
     assert!(!log.contains("wbs_guess"), "a presented token was logged");
 }

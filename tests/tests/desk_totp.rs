@@ -170,9 +170,12 @@ fn totp_enrolment_and_the_desk_api() {
         let out = run_fail(desk(&server, &token_file).args(["--totp-code", &code_at(&first, t)]));
         assert!(stderr(&out).contains("totp_wrong"), "{}", stderr(&out));
     }
+    let before = server.log_text().len();
     run_ok(desk(&server, &token_file).args(["--totp-code", &code_at(&second, t)]));
 
-    // Nothing secret in the server's output.
+    // Nothing secret in the server's output (once the last action's line,
+    // and so every line before it, has come through).
+    server.log_after(before, &["action=\"list_cases\""]);
     let log = server.log_text();
     for secret in [token.as_str(), &right, &next] {
         assert!(!log.contains(secret), "{secret} in the log:\n{log}");
