@@ -41,35 +41,64 @@ export async function encryptBytes(recipients, bytes) {
   return encrypter(recipients).encrypt(bytes);
 }
 
-/** The reply recipient `age1…` for a reply identity. */
+/**
+ * The reply recipient for a reply identity: `age1…` for `AGE-SECRET-KEY-1…`,
+ * `age1pq1…` for `AGE-SECRET-KEY-PQ-1…`.
+ */
 export function recipientOf(identity) {
   return identityToRecipient(identity);
 }
 
+/** A hybrid post-quantum recipient (`mlkem768x25519`, X-Wing), `age1pq1…`. */
+export function isPqRecipient(r) {
+  return typeof r === "string" && r.startsWith("age1pq1");
+}
+
 /**
- * Size of the age file for a plaintext of `len` bytes and `n` X25519
- * recipients: header ("age-encryption.org/v1\n", one stanza of 2 lines per
- * recipient, "--- " MAC line), 16-byte nonce, 64 KiB chunks with 16-byte tags.
+ * Whether the deployment is post-quantum: the server lists `age1pq1…`
+ * recipients (a deployment is all-classic or all-PQ; the server refuses a
+ * mixed set at start).
  */
-export function ageSize(len, n) {
-  const header = 22 + n * (10 + 43 + 1 + 43 + 1) + 4 + 43 + 1;
+export function isPqDeployment(recipients) {
+  return Array.isArray(recipients) && recipients.length > 0 && recipients.every(isPqRecipient);
+}
+
+// One stanza in the header: "-> X25519 " + 43 base64 characters of the share
+// and a newline, the 32-byte body as 43 characters and a newline; for
+// mlkem768x25519, "-> mlkem768x25519 " + the 1,120-byte encapsulated key
+// as 1,494 characters and a newline, then the same body line.
+const STANZA_X25519 = 10 + 43 + 1 + 43 + 1;
+const STANZA_MLKEM768X25519 = 18 + 1494 + 1 + 43 + 1;
+
+/**
+ * Size of the age file for a plaintext of `len` bytes: header
+ * ("age-encryption.org/v1\n", one stanza per recipient, "--- " MAC line),
+ * 16-byte nonce, 64 KiB chunks with 16-byte tags. `recipients` is the list
+ * of recipient strings, or a number of X25519 recipients.
+ */
+export function ageSize(len, recipients) {
+  const stanzas =
+    typeof recipients === "number"
+      ? recipients * STANZA_X25519
+      : recipients.reduce((s, r) => s + (isPqRecipient(r) ? STANZA_MLKEM768X25519 : STANZA_X25519), 0);
+  const header = 22 + stanzas + 4 + 43 + 1;
   const chunks = Math.max(1, Math.ceil(len / CHUNK));
   return header + 16 + len + 16 * chunks;
 }
 
-/** Size of the encrypted attachment for a file of `size` bytes. */
-export function encryptedFileSize(size, n) {
-  return ageSize(padme(size), n);
+/** Size of the encrypted attachment for a file of `size` bytes (`recipients` as for ageSize). */
+export function encryptedFileSize(size, recipients) {
+  return ageSize(padme(size), recipients);
 }
 
 /** The largest file size whose encrypted, padded form fits in `maxObject`. */
-export function maxFileSize(maxObject, n) {
+export function maxFileSize(maxObject, recipients) {
   let lo = 0;
   let hi = maxObject;
-  if (encryptedFileSize(0, n) > maxObject) return -1;
+  if (encryptedFileSize(0, recipients) > maxObject) return -1;
   while (lo < hi) {
     const mid = Math.floor((lo + hi + 1) / 2);
-    if (encryptedFileSize(mid, n) <= maxObject) lo = mid;
+    if (encryptedFileSize(mid, recipients) <= maxObject) lo = mid;
     else hi = mid - 1;
   }
   return lo;

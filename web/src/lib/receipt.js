@@ -3,6 +3,14 @@
 //
 // The code is generated here, on the reporter's device, and never leaves it:
 // the server only ever sees the lookup key and the reply recipient.
+//
+// Two lengths: 20 symbols (18 random, 90 bits) in a classic deployment, 28
+// (26 random, 130 bits) in a post-quantum one, where a quantum search halves
+// the bits an attacker holding the server's lookup hashes must find. Both
+// end in two check symbols; parsing accepts either; every derivation takes
+// the canonical code, whatever its length. A 28-symbol code goes with the
+// post-quantum reply identity (reply-mlkem768x25519), a 20-symbol one with
+// the X25519 one, as the client that made it chose (replyIdentityOf).
 
 import { sha256 } from "@noble/hashes/sha2.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
@@ -11,11 +19,16 @@ import { base64urlnopad, bech32 } from "@scure/base";
 export const ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 export const CODE_LEN = 20;
 export const DATA_LEN = 18;
+/** The long code of post-quantum deployments: 26 data symbols + 2 check symbols. */
+export const LONG_CODE_LEN = 28;
+export const LONG_DATA_LEN = 26;
+const CHECK_LEN = 2;
 
 const ascii = (s) => new TextEncoder().encode(s);
 const HKDF_SALT = ascii("wbs-receipt-v1");
 const INFO_LOOKUP = ascii("lookup");
 const INFO_REPLY = ascii("reply-x25519");
+const INFO_REPLY_PQ = ascii("reply-mlkem768x25519");
 const INFO_THREAD = ascii("thread-hmac");
 
 /** Why a string is not a receipt code. The message never repeats the code. */
@@ -25,11 +38,16 @@ export class ReceiptError extends Error {
    * @param {{found?: number, position?: number}} [info]
    */
   constructor(kind, info = {}) {
-    super(`receipt code: ${kind}`);
+    super(
+      kind === "length"
+        ? `receipt code: length (a code has ${CODE_LEN} or ${LONG_CODE_LEN} symbols, this one has ${info.found})`
+        : `receipt code: ${kind}`,
+    );
     this.name = "ReceiptError";
     this.kind = kind;
     this.found = info.found;
     this.position = info.position;
+    if (kind === "length") this.expected = [CODE_LEN, LONG_CODE_LEN];
   }
 }
 
@@ -61,7 +79,7 @@ function symbolValue(c) {
   return ALPHABET.indexOf(u);
 }
 
-/** The two check symbols for 18 data symbols: the first 10 bits of SHA-256. */
+/** The two check symbols for the data symbols (18 or 26): the first 10 bits of SHA-256. */
 export function checkSymbols(data) {
   const d = sha256(ascii(data));
   const bits = (d[0] << 2) | (d[1] >> 6);
@@ -69,11 +87,12 @@ export function checkSymbols(data) {
 }
 
 /**
- * A fresh canonical code (20 symbols, no dashes).
- * @param {(buf: Uint8Array) => Uint8Array} [fill] random source, for tests
+ * A fresh canonical code, no dashes: 28 symbols when `long` (a post-quantum
+ * deployment), else 20.
+ * @param {{long?: boolean, fill?: (buf: Uint8Array) => Uint8Array}} [options] `fill`: random source, for tests
  */
-export function generateReceipt(fill = (b) => crypto.getRandomValues(b)) {
-  const random = fill(new Uint8Array(DATA_LEN));
+export function generateReceipt({ long = false, fill = (b) => crypto.getRandomValues(b) } = {}) {
+  const random = fill(new Uint8Array(long ? LONG_DATA_LEN : DATA_LEN));
   let data = "";
   // 32 divides 256, so the low five bits of a uniform byte are uniform.
   for (const byte of random) data += ALPHABET[byte & 0x1f];
@@ -94,18 +113,27 @@ export function parseReceipt(input) {
     n += 1;
     const v = symbolValue(c);
     if (v < 0) throw new ReceiptError("symbol", { position: n });
-    if (n <= CODE_LEN) canonical += ALPHABET[v];
+    if (n <= LONG_CODE_LEN) canonical += ALPHABET[v];
   }
-  if (n !== CODE_LEN) throw new ReceiptError("length", { found: n });
-  if (checkSymbols(canonical.slice(0, DATA_LEN)) !== canonical.slice(DATA_LEN)) {
+  if (n !== CODE_LEN && n !== LONG_CODE_LEN) throw new ReceiptError("length", { found: n });
+  const data = n - CHECK_LEN;
+  if (checkSymbols(canonical.slice(0, data)) !== canonical.slice(data)) {
     throw new ReceiptError("checksum");
   }
   return canonical;
 }
 
-/** `XXXXX-XXXXX-XXXXX-XXXXX` from the canonical form. */
+/** Whether a canonical code is a long one (28 symbols: a post-quantum deployment's). */
+export function isLongReceipt(canonical) {
+  return canonical.length === LONG_CODE_LEN;
+}
+
+/**
+ * The display form: `XXXXX-XXXXX-XXXXX-XXXXX` for 20 symbols,
+ * `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX` for 28.
+ */
 export function formatReceipt(canonical) {
-  return canonical.match(/.{1,5}/g).join("-");
+  return canonical.match(isLongReceipt(canonical) ? /.{1,4}/g : /.{1,5}/g).join("-");
 }
 
 function derive(canonical, info) {
@@ -126,6 +154,30 @@ export function replyIdentity(canonical) {
   const identity = bech32.encodeFromBytes("AGE-SECRET-KEY-", secret).toUpperCase();
   secret.fill(0);
   return identity;
+}
+
+/**
+ * The post-quantum reply identity, `AGE-SECRET-KEY-PQ-1…`: Bech32 (HRP
+ * `age-secret-key-pq-`, upper case) of the 32-byte X-Wing seed HKDF(info
+ * `reply-mlkem768x25519`). Its recipient is `age1pq1…` (typage's
+ * identityToRecipient).
+ */
+export function replyIdentityPq(canonical) {
+  const seed = derive(canonical, INFO_REPLY_PQ);
+  const identity = bech32.encodeFromBytes("AGE-SECRET-KEY-PQ-", seed).toUpperCase();
+  seed.fill(0);
+  return identity;
+}
+
+/**
+ * The reply identity a code goes with: clients make 28-symbol codes in
+ * post-quantum deployments, where the reply recipient they send is the
+ * post-quantum one, and 20-symbol codes in classic deployments, with the
+ * X25519 one. So the code alone says which (and a 20-symbol code from
+ * before a deployment moved to post-quantum keeps its X25519 replies).
+ */
+export function replyIdentityOf(canonical) {
+  return isLongReceipt(canonical) ? replyIdentityPq(canonical) : replyIdentity(canonical);
 }
 
 /**

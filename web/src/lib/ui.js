@@ -127,13 +127,12 @@ export const RESERVE = 64 * 1024;
  * before anything is uploaded, and refuses what would not fit.
  */
 export function createFilePicker({ input, list, limitsEl, limits, recipients, near }) {
-  const n = recipients.length;
   const files = [];
   const maxCount = Number(limits.max_attachments) || 0;
-  const maxFile = Math.max(0, maxFileSize(Number(limits.max_object_bytes), n));
+  const maxFile = Math.max(0, maxFileSize(Number(limits.max_object_bytes), recipients));
   const maxTotal = Number(limits.max_request_bytes) - RESERVE;
 
-  const encTotal = () => files.reduce((s, f) => s + encryptedFileSize(f.size, n), 0);
+  const encTotal = () => files.reduce((s, f) => s + encryptedFileSize(f.size, recipients), 0);
 
   // Per file: what the metadata check found and what the reporter chose
   // (issue 13). Nothing here leaves the device.
@@ -297,7 +296,7 @@ export function createFilePicker({ input, list, limitsEl, limits, recipients, ne
         refused.push(["error.too_many_files", { count: maxCount, name: f.name }]);
       } else if (f.size > maxFile) {
         refused.push(["error.file_too_big", { name: f.name, size: { bytes: f.size }, max: { bytes: maxFile } }]);
-      } else if (encTotal() + encryptedFileSize(f.size, n) > maxTotal) {
+      } else if (encTotal() + encryptedFileSize(f.size, recipients) > maxTotal) {
         refused.push(["error.total_too_big", { size: { bytes: files.reduce((s, x) => s + x.size, 0) + f.size }, max: { bytes: maxTotal } }]);
       } else {
         files.push(f);

@@ -2,10 +2,10 @@
 // upload, then show the receipt code once.
 
 import { t, setText, pick, onLangChange } from "../lib/i18n.js";
-import { generateReceipt, formatReceipt, lookupKey, replyIdentity, threadKey } from "../lib/receipt.js";
+import { generateReceipt, formatReceipt, lookupKey, replyIdentityOf, threadKey } from "../lib/receipt.js";
 import { threadKeyWire } from "../lib/thread.js";
 import { buildReport, encodePadded, DETAIL_FIELDS, MAX_DOCUMENT_LEN } from "../lib/message.js";
-import { encryptBytes, recipientOf } from "../lib/envelope.js";
+import { encryptBytes, recipientOf, isPqDeployment } from "../lib/envelope.js";
 import { ApiError } from "../lib/api.js";
 import {
   UserError,
@@ -92,9 +92,12 @@ export function initReport(config) {
   }
 
   async function attempt() {
-    if (!code) code = generateReceipt();
+    // A post-quantum deployment (the server lists age1pq1… recipients) gets
+    // a 28-symbol code and the post-quantum reply recipient (age1pq1…) that
+    // goes with it; a classic one a 20-symbol code and an X25519 one.
+    if (!code) code = generateReceipt({ long: isPqDeployment(config.recipients) });
     const lookup = lookupKey(code);
-    const identity = replyIdentity(code);
+    const identity = replyIdentityOf(code);
     const replyRecipient = await recipientOf(identity);
     // The thread key goes to the inspectorate inside the encrypted report
     // only: it is how the reporter's pages tell the inspectorate's replies
@@ -158,7 +161,8 @@ export function initReport(config) {
     else setText($("receipt-date"), "receipt.received");
     $("receipt-earlier").hidden = !earlier;
     // Each group (with its dash) stays whole when a narrow screen wraps the
-    // code; the element's text is still exactly XXXXX-XXXXX-XXXXX-XXXXX.
+    // code; the element's text is still exactly the display form
+    // (XXXXX-XXXXX-XXXXX-XXXXX, or seven groups of four for a long code).
     const codeEl = $("receipt-code");
     codeEl.replaceChildren(
       ...grouped.match(/[^-]+-?/g).map((g) => {

@@ -8,7 +8,7 @@
 // leaves the page.
 
 import { setText, pick, onLangChange } from "../lib/i18n.js";
-import { parseReceipt, lookupKey, replyIdentity, threadKey } from "../lib/receipt.js";
+import { parseReceipt, lookupKey, replyIdentityOf, threadKey } from "../lib/receipt.js";
 import { buildFollowup, encodePadded, MAX_DOCUMENT_LEN } from "../lib/message.js";
 import { authenticatedFollowup, newMessageId, sortReplies } from "../lib/thread.js";
 import { encryptBytes, decryptText, recipientOf } from "../lib/envelope.js";
@@ -224,7 +224,9 @@ export function initStatus(config) {
     let key = null;
     try {
       const lookup = lookupKey(canonical);
-      const identity = replyIdentity(canonical);
+      // The post-quantum reply identity for a 28-symbol code (made in a
+      // post-quantum deployment), the X25519 one for a 20-symbol code.
+      const identity = replyIdentityOf(canonical);
       key = threadKey(canonical);
       canonical = null;
       const kase = await recipientOf(identity);
