@@ -9,6 +9,7 @@
 //! - [`status`]: case statuses and their labels.
 //! - [`api`]: the JSON bodies of the HTTP API, shared by server and clients.
 //! - [`pow`]: the proof-of-work puzzle that clients solve.
+//! - [`pq`]: age's post-quantum `mlkem768x25519` recipients (X-Wing through HPKE).
 //! - [`thread`]: the thread key and the authenticators of follow-ups and replies.
 //! - [`bundle`]: export bundles (server → air gap) and reply bundles (air gap → server).
 //! - [`text`]: text from elsewhere made safe to show on a terminal.
@@ -28,6 +29,7 @@ pub mod header;
 pub mod message;
 pub mod padding;
 pub mod pow;
+pub mod pq;
 pub mod receipt;
 pub mod status;
 pub mod text;
