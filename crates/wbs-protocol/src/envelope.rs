@@ -21,6 +21,11 @@ pub enum EncryptError {
     /// No recipient was given.
     #[error("there is no recipient to encrypt to")]
     NoRecipients,
+    /// Post-quantum and classic recipients given together: the age
+    /// specification forbids it, since the classic stanzas would undo what
+    /// the post-quantum ones protect.
+    #[error("post-quantum (age1pq1…) and classic (age1…) recipients cannot be mixed in one file")]
+    MixedRecipients,
     /// Reading the plaintext or writing the ciphertext failed.
     #[error("I/O error while encrypting: {0}")]
     Io(#[from] io::Error),
@@ -85,13 +90,15 @@ impl<W: Write> Write for Counting<W> {
     }
 }
 
-/// Encrypts everything read from `plaintext` to every recipient, appending
+/// Encrypts everything read from `plaintext` to every recipient (all
+/// classic X25519 or all post-quantum: the age encryptor refuses a mix),
+/// appending
 /// `pad_byte` until the plaintext reaches its PADMÉ length, and writes the age
 /// file to `out`. Memory use is constant whatever the size.
 ///
 /// Returns the plaintext length before padding.
-pub fn encrypt_padded<R: Read, W: Write>(
-    recipients: &[x25519::Recipient],
+pub fn encrypt_padded<K: age::Recipient, R: Read, W: Write>(
+    recipients: &[K],
     mut plaintext: R,
     pad_byte: u8,
     out: W,
@@ -101,7 +108,11 @@ pub fn encrypt_padded<R: Read, W: Write>(
     }
     let encryptor =
         age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
-            .map_err(|_| EncryptError::NoRecipients)?;
+            .map_err(|e| match e {
+                age::EncryptError::IncompatibleRecipients { .. } => EncryptError::MixedRecipients,
+                age::EncryptError::Io(io) => EncryptError::Io(io),
+                _ => EncryptError::NoRecipients,
+            })?;
     let mut writer = encryptor.wrap_output(out)?;
     let mut counting = Counting {
         inner: &mut writer,
@@ -121,8 +132,8 @@ pub fn encrypt_padded<R: Read, W: Write>(
 }
 
 /// Encrypts an in-memory document (a JSON message) with space padding.
-pub fn encrypt_document(
-    recipients: &[x25519::Recipient],
+pub fn encrypt_document<K: age::Recipient>(
+    recipients: &[K],
     document: &[u8],
 ) -> Result<Vec<u8>, EncryptError> {
     let mut out = Vec::with_capacity(document.len() + 512);
