@@ -2,8 +2,12 @@
 //!
 //! A receipt code is 20 Crockford base32 symbols: 18 random ones (90 bits)
 //! followed by two check symbols, the first 10 bits of SHA-256 over the 18
-//! data symbols. It is generated on the reporter's device and never sent: the
-//! server only ever sees the derived lookup key and the reply recipient.
+//! data symbols. In a post-quantum deployment it is 28 symbols: 26 random
+//! ones (130 bits, against a quantum search of the lookup hashes,
+//! THREAT_MODEL.md) and two check symbols by the same rule. Both lengths
+//! parse everywhere. It is generated on the reporter's device and never
+//! sent: the server only ever sees the derived lookup key and the reply
+//! recipient.
 
 use std::str::FromStr;
 
@@ -18,12 +22,20 @@ pub const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
 pub const CODE_LEN: usize = 20;
 /// Number of random (data) symbols.
 pub const DATA_LEN: usize = 18;
+/// Number of symbols in a long receipt code (post-quantum deployments).
+pub const LONG_CODE_LEN: usize = 28;
+/// Number of random (data) symbols of a long code.
+pub const LONG_DATA_LEN: usize = 26;
+/// Number of check symbols, whatever the length.
+pub const CHECK_LEN: usize = 2;
 /// HKDF salt for every receipt derivation.
 pub const HKDF_SALT: &[u8] = b"wbs-receipt-v1";
 /// HKDF info for the lookup key.
 pub const INFO_LOOKUP: &[u8] = b"lookup";
 /// HKDF info for the reply X25519 secret.
 pub const INFO_REPLY: &[u8] = b"reply-x25519";
+/// HKDF info for the post-quantum reply identity's X-Wing seed.
+pub const INFO_REPLY_PQ: &[u8] = b"reply-mlkem768x25519";
 /// HKDF info for the thread key that authenticates follow-ups and replies
 /// (PROTOCOL.md §4.4).
 pub const INFO_THREAD: &[u8] = b"thread-hmac";
@@ -31,11 +43,10 @@ pub const INFO_THREAD: &[u8] = b"thread-hmac";
 /// Why a string is not a receipt code. The messages never repeat the code.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ReceiptError {
-    /// The code has the wrong number of symbols once spaces and dashes are removed.
-    #[error("a receipt code has {expected} symbols, this one has {found}")]
+    /// The code has the wrong number of symbols once spaces and dashes are
+    /// removed: neither 20 nor 28.
+    #[error("a receipt code has 20 or 28 symbols, this one has {found}")]
     Length {
-        /// Symbols expected.
-        expected: usize,
         /// Symbols found.
         found: usize,
     },
@@ -50,13 +61,14 @@ pub enum ReceiptError {
     Checksum,
 }
 
-/// A receipt code, canonical form (20 upper-case symbols, no dashes).
+/// A receipt code, canonical form (20 or 28 upper-case symbols, no dashes).
 ///
 /// It is a secret: it does not implement `Debug`, and its bytes are zeroized
 /// when dropped.
 #[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct ReceiptCode {
-    canonical: [u8; CODE_LEN],
+    canonical: [u8; LONG_CODE_LEN],
+    len: usize,
 }
 
 /// The lookup key: what the server sees instead of the receipt code.
@@ -83,25 +95,54 @@ fn check_symbols(data: &[u8]) -> [u8; 2] {
 }
 
 impl ReceiptCode {
-    /// Generates a fresh code from the operating system's CSPRNG.
+    /// Generates a fresh 20-symbol code (classic deployments) from the
+    /// operating system's CSPRNG.
     pub fn generate() -> Self {
-        let mut random = Zeroizing::new([0u8; DATA_LEN]);
-        rand::rngs::OsRng.fill_bytes(&mut random[..]);
-        let mut canonical = [0u8; CODE_LEN];
-        for (slot, byte) in canonical.iter_mut().zip(random.iter()) {
+        Self::generate_with(CODE_LEN)
+    }
+
+    /// Generates a fresh 28-symbol code (post-quantum deployments).
+    pub fn generate_long() -> Self {
+        Self::generate_with(LONG_CODE_LEN)
+    }
+
+    /// The code a deployment gives its reporters: long when its
+    /// recipients are post-quantum.
+    pub fn generate_for(post_quantum: bool) -> Self {
+        if post_quantum {
+            Self::generate_long()
+        } else {
+            Self::generate()
+        }
+    }
+
+    fn generate_with(len: usize) -> Self {
+        let data_len = len - CHECK_LEN;
+        let mut random = Zeroizing::new([0u8; LONG_DATA_LEN]);
+        rand::rngs::OsRng.fill_bytes(&mut random[..data_len]);
+        let mut code = ReceiptCode {
+            canonical: [0u8; LONG_CODE_LEN],
+            len,
+        };
+        for (slot, byte) in code.canonical[..data_len].iter_mut().zip(random.iter()) {
             // 32 divides 256, so the low five bits are uniform.
             *slot = ALPHABET[(byte & 0x1f) as usize];
         }
-        let check = check_symbols(&canonical[..DATA_LEN]);
-        canonical[DATA_LEN..].copy_from_slice(&check);
-        ReceiptCode { canonical }
+        let check = check_symbols(&code.canonical[..data_len]);
+        code.canonical[data_len..len].copy_from_slice(&check);
+        code
+    }
+
+    /// Whether this is a long (28-symbol) code.
+    pub fn is_long(&self) -> bool {
+        self.len == LONG_CODE_LEN
     }
 
     /// Parses a code the forgiving way: case-insensitive, spaces and dashes
     /// ignored, `O` read as `0`, `I` and `L` as `1`.
     pub fn parse(input: &str) -> Result<Self, ReceiptError> {
         // Zeroized on every return path, early ones included.
-        let mut canonical = Zeroizing::new([0u8; CODE_LEN]);
+        let mut canonical = Zeroizing::new([0u8; LONG_CODE_LEN]);
         let mut n = 0usize;
         for c in input.chars() {
             if c == '-' || c.is_whitespace() {
@@ -112,34 +153,36 @@ impl ReceiptCode {
                 .ok()
                 .and_then(symbol_value)
                 .ok_or(ReceiptError::InvalidSymbol { position: n })?;
-            if n <= CODE_LEN {
+            if n <= LONG_CODE_LEN {
                 canonical[n - 1] = ALPHABET[value as usize];
             }
         }
-        if n != CODE_LEN {
-            return Err(ReceiptError::Length {
-                expected: CODE_LEN,
-                found: n,
-            });
+        if n != CODE_LEN && n != LONG_CODE_LEN {
+            return Err(ReceiptError::Length { found: n });
         }
         let code = ReceiptCode {
             canonical: *canonical,
+            len: n,
         };
-        if check_symbols(&code.canonical[..DATA_LEN]) != code.canonical[DATA_LEN..] {
+        let data_len = n - CHECK_LEN;
+        if check_symbols(&code.canonical[..data_len]) != code.canonical[data_len..n] {
             return Err(ReceiptError::Checksum);
         }
         Ok(code)
     }
 
-    /// The canonical form: 20 upper-case symbols without dashes.
+    /// The canonical form: 20 or 28 upper-case symbols without dashes.
     pub fn canonical(&self) -> &str {
-        std::str::from_utf8(&self.canonical).expect("alphabet is ASCII")
+        std::str::from_utf8(&self.canonical[..self.len]).expect("alphabet is ASCII")
     }
 
-    /// The form shown to people: four groups of five, `XXXXX-XXXXX-XXXXX-XXXXX`.
+    /// The form shown to people: four groups of five,
+    /// `XXXXX-XXXXX-XXXXX-XXXXX`, or for a long code seven groups of four,
+    /// `XXXX-XXXX-XXXX-XXXX-XXXX-XXXX-XXXX`.
     pub fn display_grouped(&self) -> Zeroizing<String> {
-        let mut out = Zeroizing::new(String::with_capacity(CODE_LEN + 3));
-        for (i, chunk) in self.canonical.chunks(5).enumerate() {
+        let group = if self.is_long() { 4 } else { 5 };
+        let mut out = Zeroizing::new(String::with_capacity(LONG_CODE_LEN + 6));
+        for (i, chunk) in self.canonical[..self.len].chunks(group).enumerate() {
             if i > 0 {
                 out.push('-');
             }
@@ -149,7 +192,8 @@ impl ReceiptCode {
     }
 
     fn hkdf(&self, info: &[u8]) -> Zeroizing<[u8; 32]> {
-        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.canonical);
+        // The canonical code, whatever its length, is the IKM.
+        let hk = Hkdf::<Sha256>::new(Some(HKDF_SALT), &self.canonical[..self.len]);
         let mut okm = Zeroizing::new([0u8; 32]);
         hk.expand(info, &mut okm[..])
             .expect("32 bytes is a valid HKDF-SHA256 length");
@@ -178,6 +222,28 @@ impl ReceiptCode {
     pub fn reply_recipient(&self) -> age::x25519::Recipient {
         self.reply_identity().to_public()
     }
+
+    /// The reporter's post-quantum reply identity (PROTOCOL.md §2.1):
+    /// HKDF(info `reply-mlkem768x25519`) used as an X-Wing seed.
+    pub fn reply_pq_identity(&self) -> crate::pq::Identity {
+        let seed = self.hkdf(INFO_REPLY_PQ);
+        crate::pq::Identity::from_seed(&seed)
+    }
+
+    /// The public half of [`Self::reply_pq_identity`], `age1pq1…`.
+    pub fn reply_pq_recipient(&self) -> crate::pq::Recipient {
+        self.reply_pq_identity().to_public()
+    }
+
+    /// The reply recipient to send with a submission: post-quantum in a
+    /// post-quantum deployment, X25519 in a classic one.
+    pub fn reply_recipient_for(&self, post_quantum: bool) -> String {
+        if post_quantum {
+            self.reply_pq_recipient().to_string()
+        } else {
+            self.reply_recipient().to_string()
+        }
+    }
 }
 
 impl FromStr for ReceiptCode {
@@ -190,7 +256,7 @@ impl FromStr for ReceiptCode {
 impl PartialEq for ReceiptCode {
     fn eq(&self, other: &Self) -> bool {
         use subtle_eq::ct_eq;
-        ct_eq(&self.canonical, &other.canonical)
+        self.len == other.len && ct_eq(&self.canonical, &other.canonical)
     }
 }
 impl Eq for ReceiptCode {}
@@ -288,11 +354,19 @@ mod tests {
     fn wrong_length_and_bad_symbols_are_refused() {
         assert_eq!(
             ReceiptCode::parse("ABCDE-FGHJK").err(),
-            Some(ReceiptError::Length {
-                expected: 20,
-                found: 10
-            })
+            Some(ReceiptError::Length { found: 10 })
         );
+        let msg = ReceiptCode::parse("ABCDE-FGHJK").err().unwrap().to_string();
+        assert!(msg.contains("20 or 28"), "{msg}");
+        // Between the two lengths, and past the long one.
+        let long = ReceiptCode::generate_long();
+        for n in [21, 24, 27, 29] {
+            let text: String = long.canonical().chars().cycle().take(n).collect();
+            assert_eq!(
+                ReceiptCode::parse(&text).err(),
+                Some(ReceiptError::Length { found: n })
+            );
+        }
         assert_eq!(
             ReceiptCode::parse("ABCDE-FGHJK-MNPQR-STVWU").err(),
             Some(ReceiptError::InvalidSymbol { position: 20 })
@@ -322,6 +396,45 @@ mod tests {
         assert_eq!(back.hash(), key.hash());
         assert!(LookupKey::from_base64url("short").is_none());
         assert!(LookupKey::from_base64url(&format!("{wire}A")).is_none());
+    }
+
+    #[test]
+    fn long_codes_generate_check_and_group_by_four() {
+        for _ in 0..200 {
+            let code = ReceiptCode::generate_long();
+            assert!(code.is_long());
+            assert_eq!(code.canonical().len(), LONG_CODE_LEN);
+            let grouped = code.display_grouped();
+            assert_eq!(grouped.len(), LONG_CODE_LEN + 6);
+            assert!(grouped.split('-').all(|g| g.len() == 4));
+            assert!(ReceiptCode::parse(&grouped).unwrap() == code);
+        }
+        // A typo in a data symbol of a long code is caught like a short one's.
+        let code = ReceiptCode::generate_long();
+        let mut typo = code.canonical().as_bytes().to_vec();
+        let mut caught = 0;
+        let original = typo[25];
+        for sym in ALPHABET.iter().filter(|&&s| s != original) {
+            typo[25] = *sym;
+            caught += usize::from(ReceiptCode::parse(std::str::from_utf8(&typo).unwrap()).is_err());
+        }
+        assert!(caught >= 30, "caught {caught} of 31");
+        // The 20 first symbols of a long code are not a short code of it.
+        assert!(!ReceiptCode::generate_for(false).is_long());
+        assert!(ReceiptCode::generate_for(true).is_long());
+    }
+
+    #[test]
+    fn the_pq_reply_identity_is_its_own_derivation() {
+        let code = ReceiptCode::generate_long();
+        let pq = code.reply_pq_recipient().to_string();
+        assert!(pq.starts_with("age1pq1"));
+        assert_eq!(code.reply_recipient_for(true), pq);
+        assert!(code.reply_recipient_for(false).starts_with("age1"));
+        assert!(!code.reply_recipient_for(false).starts_with("age1pq1"));
+        // Deterministic.
+        let again = ReceiptCode::parse(code.canonical()).unwrap();
+        assert_eq!(again.reply_pq_recipient().to_string(), pq);
     }
 
     #[test]

@@ -40,6 +40,69 @@ fn receipt_derivations_match_the_vectors() {
 }
 
 #[test]
+fn long_receipt_derivations_match_the_vectors() {
+    let v = vectors();
+    let list = v["receipt_long"].as_array().unwrap();
+    assert!(list.len() >= 4);
+    for case in list {
+        let code = ReceiptCode::parse(case["code"].as_str().unwrap()).unwrap();
+        assert!(code.is_long());
+        assert_eq!(code.canonical(), case["canonical"].as_str().unwrap());
+        assert_eq!(
+            code.display_grouped().as_str(),
+            case["code"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.lookup_key().to_base64url(),
+            case["lookup"].as_str().unwrap()
+        );
+        assert_eq!(
+            wbs_protocol::hex(&code.lookup_key().hash()),
+            case["lookup_hash"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.thread_key().to_base64url().as_str(),
+            case["thread_key"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.reply_pq_identity().to_string().expose_secret(),
+            case["reply_pq_identity"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.reply_pq_recipient().to_string(),
+            case["reply_pq_recipient"].as_str().unwrap()
+        );
+    }
+}
+
+#[test]
+fn pq_reply_identities_match_the_vectors_for_both_lengths() {
+    let v = vectors();
+    let mut lengths = std::collections::BTreeSet::new();
+    for case in v["reply_pq"].as_array().unwrap() {
+        let code = ReceiptCode::parse(case["code"].as_str().unwrap()).unwrap();
+        lengths.insert(code.canonical().len());
+        let identity = code.reply_pq_identity();
+        assert_eq!(
+            identity.to_string().expose_secret(),
+            case["identity"].as_str().unwrap()
+        );
+        // The identity string parses back to the same recipient.
+        let parsed: wbs_protocol::pq::Identity =
+            case["identity"].as_str().unwrap().parse().unwrap();
+        assert_eq!(
+            parsed.to_public().to_string(),
+            case["recipient"].as_str().unwrap()
+        );
+        assert_eq!(
+            code.reply_pq_recipient().to_string(),
+            case["recipient"].as_str().unwrap()
+        );
+    }
+    assert_eq!(lengths.into_iter().collect::<Vec<_>>(), [20, 28]);
+}
+
+#[test]
 fn parsing_matches_the_vectors() {
     let v = vectors();
     for case in v["parse"].as_array().unwrap() {
