@@ -5,7 +5,17 @@ import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
-import { parseReceipt, formatReceipt, lookupKey, replyIdentity, threadKey, ReceiptError } from "../src/lib/receipt.js";
+import { createHash } from "node:crypto";
+import {
+  parseReceipt,
+  formatReceipt,
+  lookupKey,
+  replyIdentity,
+  replyIdentityPq,
+  replyIdentityOf,
+  threadKey,
+  ReceiptError,
+} from "../src/lib/receipt.js";
 import { threadKeyWire, followupAuth, replyAuth, verifyReply, sortReplies } from "../src/lib/thread.js";
 import { recipientOf } from "../src/lib/envelope.js";
 import { padme } from "../src/lib/padme.js";
@@ -42,6 +52,40 @@ test("receipt: canonical form, lookup key, reply identity and recipient", async 
     assert.equal(identity, r.reply_identity, `reply identity of ${r.code}`);
     assert.equal(await recipientOf(identity), r.reply_recipient, `reply recipient of ${r.code}`);
   }
+});
+
+test("receipt_long: 28-symbol codes, lookup key and hash, thread key, PQ reply identity and recipient", async () => {
+  for (const r of section("receipt_long")) {
+    const canonical = parseReceipt(r.code);
+    assert.equal(canonical, r.canonical, r.code);
+    assert.equal(canonical.length, 28);
+    assert.match(r.code, /^[0-9A-Z]{4}(-[0-9A-Z]{4}){6}$/);
+    assert.equal(formatReceipt(canonical), r.code);
+    const lookup = lookupKey(canonical);
+    assert.equal(lookup, r.lookup, `lookup of ${r.code}`);
+    assert.equal(createHash("sha256").update(Buffer.from(lookup, "base64url")).digest("hex"), r.lookup_hash, `lookup hash of ${r.code}`);
+    assert.equal(threadKeyWire(threadKey(canonical)), r.thread_key, `thread key of ${r.code}`);
+    const identity = replyIdentityPq(canonical);
+    assert.equal(identity, r.reply_pq_identity, `PQ reply identity of ${r.code}`);
+    assert.equal(await recipientOf(identity), r.reply_pq_recipient, `PQ reply recipient of ${r.code}`);
+    // The reply identity a 28-symbol code goes with is the post-quantum one.
+    assert.equal(replyIdentityOf(canonical), r.reply_pq_identity);
+  }
+});
+
+test("reply_pq: the PQ reply identity and recipient of 20- and 28-symbol codes", async () => {
+  const lengths = new Set();
+  for (const r of section("reply_pq")) {
+    const canonical = parseReceipt(r.code ?? r.canonical);
+    lengths.add(canonical.length);
+    const identity = replyIdentityPq(canonical);
+    assert.equal(identity, r.identity, `PQ reply identity of ${canonical}`);
+    assert.match(identity, /^AGE-SECRET-KEY-PQ-1/);
+    const recipient = await recipientOf(identity);
+    assert.equal(recipient, r.recipient, `PQ reply recipient of ${canonical}`);
+    assert.match(recipient, /^age1pq1/);
+  }
+  assert.deepEqual([...lengths].sort(), [20, 28], "vectors for both lengths");
 });
 
 test("parse: forgiving inputs and the three kinds of error", () => {
