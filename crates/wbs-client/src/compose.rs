@@ -4,10 +4,10 @@
 use std::borrow::Cow;
 use std::path::PathBuf;
 
-use age::x25519::Recipient;
 use wbs_protocol::api::ConfigResponse;
-use wbs_protocol::envelope::parse_recipient;
 use wbs_protocol::header::MAX_RECIPIENTS;
+use wbs_protocol::keys::parse_recipient;
+use wbs_protocol::keys::Recipient;
 use wbs_protocol::message::{
     AttachmentMeta, Details, Document, FollowUp, MetadataNote, Report, MAX_DOCUMENT_LEN,
 };
@@ -118,14 +118,25 @@ pub(crate) fn recipients(config: &ConfigResponse) -> Result<Vec<Recipient>, Clie
             config.recipients.len()
         )));
     }
-    config
+    let parsed = config
         .recipients
         .iter()
         .map(|r| {
             parse_recipient(r)
                 .map_err(|e| ClientError::Protocol(format!("the server's recipient list: {e}")))
         })
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    wbs_protocol::keys::common_kind(&parsed)
+        .map_err(|e| ClientError::Protocol(format!("the server's recipient list: {e}")))?;
+    Ok(parsed)
+}
+
+/// Whether the server's recipients are post-quantum (`age1pq1…`): then
+/// this client makes long receipt codes and a post-quantum reply key.
+pub fn is_post_quantum(recipients: &[Recipient]) -> bool {
+    recipients
+        .first()
+        .is_some_and(|r| r.kind() == wbs_protocol::keys::RecipientKind::PostQuantum)
 }
 
 /// The category to file under: the one asked for if the server offers it,
@@ -228,38 +239,12 @@ pub(crate) fn placeholder_attachments(planned: &[PlannedFile]) -> Vec<Attachment
         .collect()
 }
 
-/// Reads trusted inspectorate recipients: a `.pub` file, or every `*.pub`
-/// in a folder; one `age1…` per non-comment line (`#` starts a comment).
+/// Reads trusted inspectorate recipients with the workspace's one `.pub`
+/// reader ([`wbs_protocol::keys::read_pub_files`]): a `.pub` file, or every
+/// `*.pub` in a folder; `age1…` or `age1pq1…`, all of one kind.
 pub fn read_recipient_files(path: &std::path::Path) -> Result<Vec<String>, ClientError> {
-    let io_err =
-        |e: std::io::Error| ClientError::Input(format!("cannot read {}: {e}", path.display()));
-    let mut files = Vec::new();
-    if path.is_dir() {
-        for entry in std::fs::read_dir(path).map_err(io_err)? {
-            let p = entry.map_err(io_err)?.path();
-            if p.extension().is_some_and(|x| x == "pub") {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut out = Vec::new();
-    for f in &files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| ClientError::Input(format!("cannot read {}: {e}", f.display())))?;
-        let found = wbs_protocol::envelope::parse_pub_text(&text)
-            .map_err(|e| ClientError::Input(format!("{}: {e}", f.display())))?;
-        out.extend(found.iter().map(|r| r.to_string()));
-    }
-    if out.is_empty() {
-        return Err(ClientError::Input(format!(
-            "no age recipient found in {}",
-            path.display()
-        )));
-    }
-    Ok(out)
+    let read = wbs_protocol::keys::read_pub_files(path).map_err(ClientError::Input)?;
+    Ok(read.recipients.iter().map(|r| r.to_string()).collect())
 }
 
 #[cfg(test)]

@@ -9,7 +9,6 @@
 use std::borrow::Cow;
 use std::fs::File;
 
-use age::x25519::Recipient;
 use base64::Engine;
 use reqwest::blocking::multipart::{Form, Part};
 use reqwest::{Method, StatusCode, Url};
@@ -18,6 +17,7 @@ use wbs_protocol::api::{
     StatusRequest, StatusResponse, SubmissionMeta, SubmissionReceipt, PART_ATTACHMENT,
     PART_MESSAGE, PART_META, PART_REPORT,
 };
+use wbs_protocol::keys::Recipient;
 use wbs_protocol::message::{Document, FollowUp, Reply, Report, FOLLOWUP_FORMAT, REPORT_FORMAT};
 use wbs_protocol::thread::{ThreadKey, Verification};
 use wbs_protocol::{ReceiptCode, Status};
@@ -240,9 +240,11 @@ impl Client {
         let category = resolve_category(&config, input.category.as_deref())?;
         check_attachments(&config.limits, recipients.len(), &planned)?;
 
-        let code = ReceiptCode::generate();
+        // A post-quantum deployment gets a long code, and with it a
+        // post-quantum reply key (PROTOCOL.md §2, §2.1).
+        let code = ReceiptCode::generate_for(crate::compose::is_post_quantum(&recipients));
         let lookup = code.lookup_key().to_base64url();
-        let reply_recipient = code.reply_recipient().to_string();
+        let reply_recipient = code.case_reply_recipient();
         let mut report = Report {
             format: REPORT_FORMAT.into(),
             category,
@@ -330,9 +332,9 @@ impl Client {
             return Err(ClientError::UnknownReceipt);
         }
         let answer: StatusResponse = read_json(sent.success()?)?;
-        let identity = code.reply_identity();
+        let identity = code.case_reply_identity();
         let thread = code.thread_key();
-        let case = code.reply_recipient().to_string();
+        let case = code.case_reply_recipient();
         let mut seen = std::collections::HashSet::new();
         let replies = answer
             .replies
@@ -395,7 +397,7 @@ impl Client {
             &files,
             &recipients,
             &config,
-            Some((&code.thread_key(), &code.reply_recipient().to_string())),
+            Some((&code.thread_key(), &code.case_reply_recipient())),
         )?;
 
         let mut build = || {

@@ -11,7 +11,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use age::x25519::Recipient;
 use sha2::{Digest, Sha256};
 use wbs_protocol::envelope::encrypt_padded;
 use wbs_protocol::message::AttachmentMeta;
@@ -52,9 +51,9 @@ impl Staging {
 
     /// Encrypts the file at `source`, zero-padded, to `recipients` and
     /// returns what the report says about it together with the staged object.
-    pub fn encrypt_attachment(
+    pub fn encrypt_attachment<K: age::Recipient>(
         &mut self,
-        recipients: &[Recipient],
+        recipients: &[K],
         file: &PreparedAttachment,
     ) -> Result<(AttachmentMeta, StagedObject), ClientError> {
         let source = file.path.as_path();

@@ -92,6 +92,11 @@ pub struct KeygenArgs {
     /// Read the passphrase from the first line of this file instead of the terminal.
     #[arg(long, value_name = "F")]
     pub passphrase_file: Option<PathBuf>,
+    /// Make a post-quantum key pair (AGE-SECRET-KEY-PQ-1…, age1pq1…), for a
+    /// post-quantum deployment. A server's keys are all classic or all
+    /// post-quantum.
+    #[arg(long)]
+    pub pq: bool,
 }
 
 /// `wbs-inspect open`.
@@ -100,10 +105,14 @@ pub struct OpenArgs {
     /// The export bundle made by `wbs-desk pull`.
     #[arg(value_name = "BUNDLE.tar")]
     pub bundle: PathBuf,
-    /// The identity file (NAME.key), plain or passphrase-protected.
-    #[arg(long, value_name = "FILE")]
-    pub identity: PathBuf,
-    /// Read the identity's passphrase from the first line of this file instead of the terminal.
+    /// The identity file (NAME.key), plain or passphrase-protected. Give it
+    /// more than once to open a bundle whose cases were encrypted to
+    /// different keys (the classic and the post-quantum key of a
+    /// deployment that moved to post-quantum).
+    #[arg(long, value_name = "FILE", required = true)]
+    pub identity: Vec<PathBuf>,
+    /// Read the identity's passphrase from the first line of this file
+    /// instead of the terminal (the same passphrase for every identity file).
     #[arg(long, value_name = "F")]
     pub passphrase_file: Option<PathBuf>,
     /// Folder to decrypt into; each case gets DIR/<case-id>/.

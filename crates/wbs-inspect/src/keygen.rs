@@ -4,14 +4,16 @@
 //! age passphrase (scrypt) unless `--no-passphrase`: the same format
 //! `age-keygen | age -p > NAME.key` gives, so `age -d -i NAME.key` reads it
 //! too and the keys never depend on this tool. `NAME.pub` is the recipient
-//! for the server's `keys/` folder.
+//! for the server's `keys/` folder. With `--pq` the pair is post-quantum
+//! (`AGE-SECRET-KEY-PQ-1…`, `age1pq1…`, PROTOCOL.md §3.2), which Go age 1.3
+//! and later read the same way.
 
 use std::io::Write;
 use std::path::Path;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use age::x25519;
 use secrecy::{ExposeSecret, SecretString};
+use wbs_protocol::keys::{Identity, RecipientKind};
 
 use crate::cli::KeygenArgs;
 use crate::error::{Error, Result};
@@ -59,7 +61,11 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
     };
     ensure_dir(&args.out)?;
 
-    let identity = x25519::Identity::generate();
+    let identity = Identity::generate(if args.pq {
+        RecipientKind::PostQuantum
+    } else {
+        RecipientKind::Classic
+    });
     let recipient = identity.to_public().to_string();
     let created = now_rfc3339();
     let text = identity_text(&identity, &created);
@@ -83,9 +89,10 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
     drop(text);
 
     let public = format!(
-        "# WBS inspectorate recipient {:?}, made by wbs-inspect keygen on {}.\n\
+        "# WBS inspectorate {}recipient {:?}, made by wbs-inspect keygen on {}.\n\
          # Copy this file into the server's keys/ folder. {}.key stays on the air-gapped machine.\n\
          {recipient}\n",
+        if args.pq { "post-quantum " } else { "" },
         args.name,
         &created[..10],
         args.name,

@@ -2,12 +2,14 @@
 //! decryption with them.
 //!
 //! An identity file is either plain text as `age-keygen` writes it (`#`
-//! comments and one or more `AGE-SECRET-KEY-1…` lines) or that text
-//! encrypted with an age passphrase (scrypt), which is what `wbs-inspect
-//! keygen` writes by default and what `age -d -i` also accepts.
+//! comments and one or more `AGE-SECRET-KEY-1…` or post-quantum
+//! `AGE-SECRET-KEY-PQ-1…` lines) or that text encrypted with an age
+//! passphrase (scrypt), which is what `wbs-inspect keygen` writes by
+//! default and what `age -d -i` also accepts.
 //!
-//! Several keys in one file is how keys are rotated: old cases stay readable
-//! with the old key while new ones use the new key. That is also why this
+//! Several keys in one file, or several identity files, is how keys are
+//! rotated: old cases stay readable with the old key while new ones use the
+//! new key, as when a deployment moves to post-quantum keys. That is also why this
 //! module calls `age::Decryptor` itself rather than
 //! `wbs_protocol::envelope::decrypt_stream`, which takes a single identity
 //! and folds "not a recipient" and "tampered" into one opaque error; here,
@@ -19,8 +21,8 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use age::x25519;
 use secrecy::{ExposeSecret, SecretString};
+use wbs_protocol::keys::Identity;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, Result};
@@ -54,7 +56,7 @@ pub enum DecryptFailure {
 /// The private keys of an identity file. Not `Debug`: it holds secrets
 /// (age zeroizes each key when dropped).
 pub struct Keyring {
-    identities: Vec<x25519::Identity>,
+    identities: Vec<Identity>,
 }
 
 impl Keyring {
@@ -85,7 +87,26 @@ impl Keyring {
         Self::parse(path, &text)
     }
 
-    /// Parses identity text: `#` comments, blank lines, and `AGE-SECRET-KEY-1…` lines.
+    /// Loads several identity files into one keyring (`--identity` given
+    /// more than once): the keys of all of them, in order.
+    pub fn load_all(paths: &[PathBuf], passphrase: PassphraseSource<'_>) -> Result<Self> {
+        let mut identities = Vec::new();
+        for path in paths {
+            let source = match &passphrase {
+                PassphraseSource::Terminal => PassphraseSource::Terminal,
+                PassphraseSource::File(f) => PassphraseSource::File(f),
+                PassphraseSource::Given(p) => PassphraseSource::Given(p),
+            };
+            identities.extend(Self::load(path, source)?.identities);
+        }
+        if identities.is_empty() {
+            return Err(Error::Usage("no identity file given".into()));
+        }
+        Ok(Keyring { identities })
+    }
+
+    /// Parses identity text: `#` comments, blank lines, and
+    /// `AGE-SECRET-KEY-1…` or `AGE-SECRET-KEY-PQ-1…` lines.
     fn parse(path: &Path, text: &[u8]) -> Result<Self> {
         let text = std::str::from_utf8(text)
             .map_err(|_| identity_error(path, "not an age identity file (not text)"))?;
@@ -96,30 +117,26 @@ impl Keyring {
                 continue;
             }
             // The message never repeats the line: it may be a secret key.
-            let identity = x25519::Identity::from_str(line).map_err(|_| {
-                identity_error(
-                    path,
-                    format!(
-                        "line {} is not an age X25519 identity (AGE-SECRET-KEY-1…)",
-                        number + 1
-                    ),
-                )
-            })?;
+            let identity = Identity::from_str(line)
+                .map_err(|why| identity_error(path, format!("line {}: {why}", number + 1)))?;
             identities.push(identity);
         }
         if identities.is_empty() {
-            return Err(identity_error(path, "holds no AGE-SECRET-KEY-1… identity"));
+            return Err(identity_error(
+                path,
+                "holds no AGE-SECRET-KEY-1… or AGE-SECRET-KEY-PQ-1… identity",
+            ));
         }
         Ok(Keyring { identities })
     }
 
     /// Builds a keyring from identities already in memory.
     #[cfg(test)]
-    pub fn from_identities(identities: Vec<x25519::Identity>) -> Self {
+    pub fn from_identities(identities: Vec<Identity>) -> Self {
         Keyring { identities }
     }
 
-    /// The public recipients (`age1…`) of every key, in file order. These,
+    /// The public recipients (`age1…` or `age1pq1…`) of every key, in file order. These,
     /// and not the list a server writes into `export.json`, are the
     /// inspectorate recipients of a reply: a compromised server could slip
     /// its own key into that list.
@@ -212,7 +229,7 @@ fn decrypt_identity_file(
 
 /// An identity as the text `age-keygen` writes: a creation comment, the
 /// public key comment, then the secret key.
-pub fn identity_text(identity: &x25519::Identity, created: &str) -> Zeroizing<String> {
+pub fn identity_text(identity: &Identity, created: &str) -> Zeroizing<String> {
     let secret = identity.to_string();
     Zeroizing::new(format!(
         "# created: {created}\n# public key: {}\n{}\n",
@@ -225,10 +242,12 @@ pub fn identity_text(identity: &x25519::Identity, created: &str) -> Zeroizing<St
 mod tests {
     use super::*;
 
+    use wbs_protocol::keys::RecipientKind;
+
     #[test]
-    fn parses_comments_blank_lines_and_several_keys() {
-        let a = x25519::Identity::generate();
-        let b = x25519::Identity::generate();
+    fn parses_comments_blank_lines_and_several_keys_of_both_kinds() {
+        let a = Identity::generate(RecipientKind::Classic);
+        let b = Identity::generate(RecipientKind::PostQuantum);
         let text = format!(
             "# created: now\n\n{}\n  # another\n{}\n",
             a.to_string().expose_secret(),
@@ -249,15 +268,32 @@ mod tests {
             .to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(!err.contains("NOTREALLY"), "{err}");
+        let err = Keyring::parse(Path::new("k"), b"AGE-SECRET-KEY-PQ-1NOTREALLYAKEY\n")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("line 1") && err.contains("post-quantum"),
+            "{err}"
+        );
+        assert!(!err.contains("NOTREALLY"), "{err}");
         assert!(Keyring::parse(Path::new("k"), b"# only comments\n").is_err());
     }
 
     #[test]
     fn any_key_of_the_ring_decrypts() {
-        let old = x25519::Identity::generate();
-        let new = x25519::Identity::generate();
+        let old = Identity::generate(RecipientKind::Classic);
+        let new = Identity::generate(RecipientKind::PostQuantum);
         let ct = wbs_protocol::envelope::encrypt_document(&[old.to_public()], b"{}").unwrap();
+        let pq_ct = wbs_protocol::envelope::encrypt_document(&[new.to_public()], b"[]").unwrap();
         let ring = Keyring::from_identities(vec![new, old]);
+        let mut out = Vec::new();
+        ring.decrypt(&pq_ct[..])
+            .ok()
+            .unwrap()
+            .read_to_end(&mut out)
+            .unwrap();
+        assert!(out.starts_with(b"[]"));
         let mut out = Vec::new();
         ring.decrypt(&ct[..])
             .ok()
@@ -265,7 +301,8 @@ mod tests {
             .read_to_end(&mut out)
             .unwrap();
         assert!(out.starts_with(b"{}"));
-        let stranger = Keyring::from_identities(vec![x25519::Identity::generate()]);
+        let stranger =
+            Keyring::from_identities(vec![Identity::generate(RecipientKind::PostQuantum)]);
         assert!(matches!(
             stranger.decrypt(&ct[..]).err(),
             Some(DecryptFailure::NotRecipient)

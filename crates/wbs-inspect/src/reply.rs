@@ -14,7 +14,7 @@ use std::path::Path;
 
 use rand::RngCore;
 use wbs_protocol::bundle::{is_valid_id, CaseManifest, Limits, ReplyBundle, ReplyItem};
-use wbs_protocol::envelope::parse_recipient;
+use wbs_protocol::keys::{parse_recipient, Recipient, RecipientKind};
 use wbs_protocol::message::{Document, Reply, Report, MAX_DOCUMENT_LEN, REPLY_FORMAT};
 use wbs_protocol::Status;
 use zeroize::Zeroizing;
@@ -262,38 +262,11 @@ fn authenticated_reply(
     }
 }
 
-/// Reads the inspectorate recipients from `.pub` files (one `age1…` each,
-/// `#` comments allowed): a file, or every `*.pub` in a folder.
+/// Reads trusted inspectorate recipients with the workspace's one `.pub`
+/// reader ([`wbs_protocol::keys::read_pub_files`]).
 fn read_pub_files(path: &std::path::Path) -> Result<Vec<String>> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        let rd = std::fs::read_dir(path)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", path.display())))?;
-        for entry in rd.flatten() {
-            let p = entry.path();
-            if p.extension().is_some_and(|x| x == "pub") {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut out = Vec::new();
-    for f in files {
-        let text = std::fs::read_to_string(&f)
-            .map_err(|e| Error::Usage(format!("cannot read {}: {e}", f.display())))?;
-        let found = wbs_protocol::envelope::parse_pub_text(&text)
-            .map_err(|e| Error::Usage(format!("{}: {e}", f.display())))?;
-        out.extend(found.iter().map(|r| r.to_string()));
-    }
-    if out.is_empty() {
-        return Err(Error::Usage(format!(
-            "no age recipient found in {}",
-            path.display()
-        )));
-    }
-    Ok(out)
+    let read = wbs_protocol::keys::read_pub_files(path).map_err(Error::Usage)?;
+    Ok(read.recipients.iter().map(|r| r.to_string()).collect())
 }
 
 /// Who the inspectorate side of a reply is.
@@ -405,7 +378,7 @@ fn load_recipients(
     case: &CaseDir,
     trusted: Option<&std::path::Path>,
     trust_server: bool,
-) -> Result<(age::x25519::Recipient, Vec<age::x25519::Recipient>)> {
+) -> Result<(Recipient, Vec<Recipient>)> {
     let id = case.id();
     let read_json = |name: &str| -> Result<Vec<u8>> {
         read_if_exists(&case.file(name), 16 << 20)?.ok_or_else(|| {
@@ -444,7 +417,41 @@ fn load_recipients(
         .iter()
         .map(|r| parse_recipient(r).map_err(|e| Error::case(id, format!("inspectorate: {e}"))))
         .collect::<Result<Vec<_>>>()?;
+    let inspectorate = same_kind_as_reporter(id, &reporter, inspectorate)?;
     Ok((reporter, inspectorate))
+}
+
+/// The inspectorate keys of the reporter's kind. A reply is all-classic or
+/// all-post-quantum like every age file WBS writes (PROTOCOL.md §3.2): a
+/// case from a classic report is answered with the classic keys, one from a
+/// post-quantum report with the post-quantum keys, whichever keys opened
+/// the bundle.
+fn same_kind_as_reporter(
+    id: &str,
+    reporter: &Recipient,
+    inspectorate: Vec<Recipient>,
+) -> Result<Vec<Recipient>> {
+    let kind = reporter.kind();
+    let (same, other): (Vec<Recipient>, Vec<Recipient>) =
+        inspectorate.into_iter().partition(|r| r.kind() == kind);
+    if same.is_empty() {
+        let other_kind = match kind {
+            RecipientKind::Classic => RecipientKind::PostQuantum,
+            RecipientKind::PostQuantum => RecipientKind::Classic,
+        };
+        return Err(Error::case(
+            id,
+            format!(
+                "the reporter's reply key is {} but every inspectorate key is {} ({}): a reply \
+                 cannot mix the two; pass --recipients with the inspectorate's {} .pub file",
+                kind.describe(),
+                other_kind.describe(),
+                other.len(),
+                kind.describe()
+            ),
+        ));
+    }
+    Ok(same)
 }
 
 /// The reply text: a UTF-8 file, or standard input for `-`.

@@ -61,18 +61,6 @@ pub fn parse_recipient(s: &str) -> Result<x25519::Recipient, String> {
     x25519::Recipient::from_str(s.trim()).map_err(|e| format!("not an age X25519 recipient: {e}"))
 }
 
-/// Parses the text of a `.pub` file: one `age1…` recipient per line;
-/// blank lines and lines starting with `#` are skipped. An empty result is
-/// not an error here (callers decide what a file without keys means).
-pub fn parse_pub_text(text: &str) -> Result<Vec<x25519::Recipient>, String> {
-    text.lines()
-        .enumerate()
-        .map(|(i, line)| (i + 1, line.trim()))
-        .filter(|(_, line)| !line.is_empty() && !line.starts_with('#'))
-        .map(|(n, line)| parse_recipient(line).map_err(|e| format!("line {n}: {e}")))
-        .collect()
-}
-
 /// A writer that counts the bytes going through it.
 struct Counting<W> {
     inner: W,
@@ -200,29 +188,6 @@ mod tests {
         let id = x25519::Identity::generate();
         let r = id.to_public();
         (id, r)
-    }
-
-    #[test]
-    fn pub_text_skips_comments_and_blank_lines_and_names_a_bad_line() {
-        let (_, a) = keypair();
-        let (_, b) = keypair();
-        let text = format!("# Inspektorat, kunci 1\n\n  {a}  \n# kunci 2\r\n{b}\n");
-        let parsed = parse_pub_text(&text).unwrap();
-        assert_eq!(
-            parsed.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
-            [a.to_string(), b.to_string()]
-        );
-        assert!(parse_pub_text("# nothing here\n\n").unwrap().is_empty());
-        let err = parse_pub_text(&format!("{a}\nage1notakey\n")).unwrap_err();
-        assert!(err.starts_with("line 2:"), "{err}");
-        use secrecy::ExposeSecret;
-        let identity = x25519::Identity::generate();
-        let secret = identity.to_string();
-        let err = parse_pub_text(secret.expose_secret()).unwrap_err();
-        assert!(
-            !err.contains(secret.expose_secret()),
-            "a pasted identity is not echoed"
-        );
     }
 
     #[test]

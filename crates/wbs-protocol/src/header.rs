@@ -3,19 +3,39 @@
 //!
 //! The server cannot decrypt anything, but it can refuse what is certainly
 //! not a WBS object: it must be an age v1 file (<https://age-encryption.org/v1>)
-//! whose header holds as many `X25519` stanzas as the object may have
-//! recipients ([`Stanzas`]), possibly one `*-grease` stanza (the Rust age
-//! library adds one to keep parsers honest), and nothing else — no
-//! passphrase (`scrypt`) stanza, no plugin or SSH stanza. The payload length
-//! must be one an age STREAM can have, which catches most truncated uploads.
+//! whose header holds as many recipient stanzas of the deployment's kind as
+//! the object may have recipients ([`Stanzas`]): `X25519` stanzas in a
+//! classic deployment, `mlkem768x25519` ones in a post-quantum deployment,
+//! each of its exact shape. Besides them, possibly one `*-grease` stanza
+//! (the Rust age library adds one to keep parsers honest), and nothing else
+//! — no stanza of the other kind, no passphrase (`scrypt`) stanza, no plugin
+//! or SSH stanza. The payload length must be one an age STREAM can have,
+//! which catches most truncated uploads.
 
 use base64::Engine;
 
+use crate::keys::RecipientKind;
+
 /// The first line of every age v1 file.
 pub const VERSION_LINE: &[u8] = b"age-encryption.org/v1\n";
-/// Largest header accepted. One X25519 stanza is about 100 bytes.
-pub const MAX_HEADER_LEN: usize = 16 * 1024;
-/// Most X25519 stanzas accepted in any object.
+/// Largest header accepted in a classic deployment. One X25519 stanza is
+/// about 100 bytes.
+pub const MAX_CLASSIC_HEADER_LEN: usize = 16 * 1024;
+/// Largest header accepted in any deployment (what a reader of a header
+/// must be ready to hold). One mlkem768x25519 stanza is about 1,560 bytes:
+/// [`MAX_RECIPIENTS`] of them fit.
+pub const MAX_HEADER_LEN: usize = 64 * 1024;
+
+const _: () = assert!(MAX_RECIPIENTS * 1_560 < MAX_HEADER_LEN);
+
+/// Largest header accepted for stanzas of `kind`.
+pub const fn max_header_len(kind: RecipientKind) -> usize {
+    match kind {
+        RecipientKind::Classic => MAX_CLASSIC_HEADER_LEN,
+        RecipientKind::PostQuantum => MAX_HEADER_LEN,
+    }
+}
+/// Most recipient stanzas accepted in any object.
 pub const MAX_RECIPIENTS: usize = 32;
 
 const STREAM_NONCE_LEN: u64 = 16;
@@ -37,6 +57,15 @@ pub enum HeaderError {
     /// A stanza of a kind WBS never writes (passphrase, plugin, SSH, …).
     #[error("age header has a stanza of a kind WBS does not accept")]
     ForeignStanza,
+    /// A recipient stanza of the other kind than the deployment's: X25519
+    /// in a post-quantum deployment, or the reverse.
+    #[error("age file is encrypted to {found} recipients, this server takes only {expected} ones")]
+    WrongKind {
+        /// The stanza tag the deployment takes.
+        expected: &'static str,
+        /// The stanza tag found.
+        found: &'static str,
+    },
     /// The number of X25519 recipients is not the expected one.
     #[error("age file is encrypted to {found} recipients, {expected} expected")]
     RecipientCount {
@@ -60,33 +89,50 @@ pub enum HeaderError {
     Payload,
 }
 
-/// How many X25519 stanzas an object may have: `min` to `max`, both
-/// included. A bare number (`From<usize>`) means exactly that many.
+/// How many recipient stanzas an object may have, `min` to `max` both
+/// included, and of which kind. A bare number (`From<usize>`) means exactly
+/// that many X25519 stanzas.
 ///
-/// X25519 stanzas are anonymous: nothing in one says which recipient it is
-/// for, so this is a count and only a count (PROTOCOL.md §5).
+/// Both kinds of stanza are anonymous: nothing in one says which recipient
+/// it is for, so this is a count and only a count (PROTOCOL.md §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Stanzas {
     /// Fewest accepted.
     pub min: usize,
     /// Most accepted.
     pub max: usize,
+    /// The only kind of recipient stanza accepted.
+    pub kind: RecipientKind,
 }
 
 impl Stanzas {
-    /// Exactly `n` stanzas: reports, attachments and follow-ups, which go to
-    /// every inspectorate recipient.
+    /// Exactly `n` X25519 stanzas: reports, attachments and follow-ups,
+    /// which go to every inspectorate recipient.
     pub const fn exactly(n: usize) -> Self {
-        Stanzas { min: n, max: n }
+        Stanzas {
+            min: n,
+            max: n,
+            kind: RecipientKind::Classic,
+        }
     }
 
     /// A reply, with `inspectorate` recipients configured: the reporter
     /// plus at least one and at most all of the inspectorate's keys, so
-    /// from 2 to `inspectorate + 1` stanzas.
+    /// from 2 to `inspectorate + 1` X25519 stanzas.
     pub const fn reply(inspectorate: usize) -> Self {
         Stanzas {
             min: 2,
             max: inspectorate + 1,
+            kind: RecipientKind::Classic,
+        }
+    }
+
+    /// The same count, of `kind` stanzas.
+    pub const fn of(self, kind: RecipientKind) -> Self {
+        Stanzas {
+            min: self.min,
+            max: self.max,
+            kind,
         }
     }
 
@@ -117,8 +163,8 @@ impl From<usize> for Stanzas {
 pub struct HeaderInfo {
     /// Length of the header, MAC line included.
     pub header_len: usize,
-    /// X25519 stanzas in it.
-    pub x25519: usize,
+    /// Recipient stanzas in it (all of the expected kind).
+    pub recipients: usize,
 }
 
 /// Result of feeding a prefix of an object to [`check_header`].
@@ -146,8 +192,8 @@ fn is_arg_char(b: u8) -> bool {
 
 /// Checks the header at the start of `prefix`, which may be a partial upload.
 ///
-/// `expected` is the number of X25519 stanzas the object must have (a
-/// number, or a range as [`Stanzas`]).
+/// `expected` is the number of recipient stanzas the object must have (a
+/// number of X25519 stanzas, or a range and kind as [`Stanzas`]).
 pub fn check_header(
     prefix: &[u8],
     expected: impl Into<Stanzas>,
@@ -158,7 +204,7 @@ pub fn check_header(
     })
 }
 
-/// [`check_header`], which also tells how many X25519 stanzas a complete
+/// [`check_header`], which also tells how many recipient stanzas a complete
 /// header has: `Ok(None)` when the prefix ends inside the header and
 /// nothing wrong was found yet.
 pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>, HeaderError> {
@@ -171,13 +217,14 @@ pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>
         return Ok(None);
     }
     let mut pos = VERSION_LINE.len();
-    let mut x25519 = 0usize;
+    let mut recipients = 0usize;
     let mut grease = 0usize;
+    let limit = max_header_len(allowed.kind);
     loop {
-        if pos > MAX_HEADER_LEN {
+        if pos > limit {
             return Err(HeaderError::TooLarge);
         }
-        let Some(line_end) = find_newline(prefix, pos)? else {
+        let Some(line_end) = find_newline(prefix, pos, limit)? else {
             return Ok(None);
         };
         let line = &prefix[pos..line_end];
@@ -186,12 +233,12 @@ pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>
                 Some(m) if m.len() == 32 => {}
                 _ => return Err(HeaderError::Malformed("bad header MAC")),
             }
-            if !(allowed.min..=allowed.max).contains(&x25519) {
-                return Err(allowed.refuse(x25519));
+            if !(allowed.min..=allowed.max).contains(&recipients) {
+                return Err(allowed.refuse(recipients));
             }
             return Ok(Some(HeaderInfo {
                 header_len: line_end + 1,
-                x25519,
+                recipients,
             }));
         }
         let Some(stanza) = line.strip_prefix(b"-> ") else {
@@ -205,13 +252,37 @@ pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>
             return Err(HeaderError::Malformed("bad stanza argument"));
         }
         let tag = args[0];
-        let is_x25519 = tag == b"X25519";
-        if is_x25519 {
-            if args.len() != 2 || b64_decode_exact(args[1]).map(|v| v.len()) != Some(32) {
-                return Err(HeaderError::Malformed("bad X25519 stanza"));
+        let kind = match tag {
+            b"X25519" => Some(RecipientKind::Classic),
+            b"mlkem768x25519" => Some(RecipientKind::PostQuantum),
+            _ => None,
+        };
+        let body_len_needed = match kind {
+            Some(kind) if kind != allowed.kind => {
+                return Err(HeaderError::WrongKind {
+                    expected: allowed.kind.stanza_tag(),
+                    found: kind.stanza_tag(),
+                })
             }
-            x25519 += 1;
-            if x25519 > MAX_RECIPIENTS {
+            Some(RecipientKind::Classic) => {
+                if args.len() != 2 || b64_decode_exact(args[1]).map(|v| v.len()) != Some(32) {
+                    return Err(HeaderError::Malformed("bad X25519 stanza"));
+                }
+                Some(32)
+            }
+            Some(RecipientKind::PostQuantum) => {
+                if args.len() != 2
+                    || b64_decode_exact(args[1]).map(|v| v.len()) != Some(crate::pq::ENC_LEN)
+                {
+                    return Err(HeaderError::Malformed("bad mlkem768x25519 stanza"));
+                }
+                Some(crate::pq::BODY_LEN)
+            }
+            None => None,
+        };
+        if kind.is_some() {
+            recipients += 1;
+            if recipients > MAX_RECIPIENTS {
                 return Err(HeaderError::TooLarge);
             }
         } else if tag.ends_with(b"-grease") && args.len() <= 5 && grease == 0 {
@@ -223,10 +294,10 @@ pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>
         pos = line_end + 1;
         let mut body_len = 0usize;
         loop {
-            if pos > MAX_HEADER_LEN {
+            if pos > limit {
                 return Err(HeaderError::TooLarge);
             }
-            let Some(end) = find_newline(prefix, pos)? else {
+            let Some(end) = find_newline(prefix, pos, limit)? else {
                 return Ok(None);
             };
             let body_line = &prefix[pos..end];
@@ -241,16 +312,19 @@ pub fn scan_header(prefix: &[u8], allowed: Stanzas) -> Result<Option<HeaderInfo>
                 break;
             }
         }
-        if is_x25519 && body_len != 32 {
-            return Err(HeaderError::Malformed("bad X25519 stanza body"));
+        if body_len_needed.is_some_and(|needed| body_len != needed) {
+            return Err(HeaderError::Malformed(match kind {
+                Some(RecipientKind::PostQuantum) => "bad mlkem768x25519 stanza body",
+                _ => "bad X25519 stanza body",
+            }));
         }
     }
 }
 
-fn find_newline(buf: &[u8], from: usize) -> Result<Option<usize>, HeaderError> {
-    let window_end = buf.len().min(MAX_HEADER_LEN + 1);
+fn find_newline(buf: &[u8], from: usize, limit: usize) -> Result<Option<usize>, HeaderError> {
+    let window_end = buf.len().min(limit + 1);
     if from >= window_end {
-        return if buf.len() > MAX_HEADER_LEN {
+        return if buf.len() > limit {
             Err(HeaderError::TooLarge)
         } else {
             Ok(None)
@@ -258,7 +332,7 @@ fn find_newline(buf: &[u8], from: usize) -> Result<Option<usize>, HeaderError> {
     }
     match buf[from..window_end].iter().position(|&b| b == b'\n') {
         Some(i) => Ok(Some(from + i)),
-        None if buf.len() > MAX_HEADER_LEN => Err(HeaderError::TooLarge),
+        None if buf.len() > limit => Err(HeaderError::TooLarge),
         None => Ok(None),
     }
 }
@@ -338,7 +412,7 @@ mod tests {
             let Ok(Some(info)) = scan_header(&ct, reply) else {
                 panic!("{n} stanzas refused")
             };
-            assert_eq!(info.x25519, n);
+            assert_eq!(info.recipients, n);
         }
         for n in [1, 4] {
             let ct = encrypt_document(&recipients(n), b"x").unwrap();
@@ -393,6 +467,123 @@ mod tests {
             check_header(junk, 1),
             Err(HeaderError::Malformed(_))
         ));
+    }
+
+    fn pq_recipients(n: usize) -> Vec<crate::pq::Recipient> {
+        (0..n)
+            .map(|_| crate::pq::Identity::generate().to_public())
+            .collect()
+    }
+
+    #[test]
+    fn post_quantum_objects_pass_only_in_a_post_quantum_deployment() {
+        let pq = RecipientKind::PostQuantum;
+        for n in [1, 3] {
+            let ct = encrypt_document(&pq_recipients(n), &[b'a'; 70_000]).unwrap();
+            let header_len = check_object(&ct, Stanzas::exactly(n).of(pq)).unwrap();
+            // Every prefix of the header asks for more.
+            for i in (0..header_len).step_by(97) {
+                assert_eq!(
+                    check_header(&ct[..i], Stanzas::exactly(n).of(pq)),
+                    Ok(HeaderCheck::NeedMore)
+                );
+            }
+            assert_eq!(
+                check_object(&ct, n),
+                Err(HeaderError::WrongKind {
+                    expected: "X25519",
+                    found: "mlkem768x25519"
+                })
+            );
+        }
+        let classic = encrypt_document(&recipients(2), b"x").unwrap();
+        assert_eq!(
+            check_object(&classic, Stanzas::exactly(2).of(pq)),
+            Err(HeaderError::WrongKind {
+                expected: "mlkem768x25519",
+                found: "X25519"
+            })
+        );
+        // A reply: the reporter's PQ key and a subset of the inspectorate's.
+        let reply = Stanzas::reply(2).of(pq);
+        let ct = encrypt_document(&pq_recipients(3), b"x").unwrap();
+        assert_eq!(scan_header(&ct, reply).unwrap().unwrap().recipients, 3);
+        let ct = encrypt_document(&pq_recipients(1), b"x").unwrap();
+        assert!(check_object(&ct, reply).is_err());
+        // The largest allowed header fits.
+        let ct = encrypt_document(&pq_recipients(MAX_RECIPIENTS), b"x").unwrap();
+        check_object(&ct, Stanzas::exactly(MAX_RECIPIENTS).of(pq)).unwrap();
+    }
+
+    #[test]
+    fn malformed_post_quantum_stanzas_are_refused() {
+        let pq = Stanzas::exactly(1).of(RecipientKind::PostQuantum);
+        let ct = encrypt_document(&pq_recipients(1), b"x").unwrap();
+        let text = String::from_utf8_lossy(&ct[..check_object(&ct, pq).unwrap()]).into_owned();
+        let stanza_line = text
+            .lines()
+            .find(|l| l.starts_with("-> mlkem768x25519 "))
+            .unwrap()
+            .to_owned();
+        let enc = stanza_line.trim_start_matches("-> mlkem768x25519 ");
+        let variants = [
+            // An extra argument, a short enc, a non-canonical enc.
+            text.replace(&stanza_line, &format!("{stanza_line} extra")),
+            text.replace(&stanza_line, &format!("-> mlkem768x25519 {}", &enc[4..])),
+            text.replace(
+                &stanza_line,
+                &format!("-> mlkem768x25519 {}", {
+                    let mut e = enc.to_owned();
+                    // 1,120 bytes end in a 2-character group whose last
+                    // character has 4 unused bits: set the lowest.
+                    const B64: &[u8] =
+                        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+                    let last = e.pop().unwrap() as u8;
+                    let value = B64.iter().position(|&c| c == last).unwrap();
+                    e.push(B64[value ^ 1] as char);
+                    e
+                }),
+            ),
+        ];
+        for (i, bad) in variants.iter().enumerate() {
+            let mut object = bad.clone().into_bytes();
+            object.extend_from_slice(&ct[text.len()..]);
+            assert!(
+                matches!(check_object(&object, pq), Err(HeaderError::Malformed(_))),
+                "variant {i}: {:?}",
+                check_object(&object, pq)
+            );
+        }
+        // A 16-byte body (the stanza line is followed by its body line).
+        let lines: Vec<&str> = text.lines().collect();
+        let at = lines.iter().position(|l| *l == stanza_line).unwrap();
+        let mut short = lines.clone();
+        short[at + 1] = "AAAAAAAAAAAAAAAAAAAAAA";
+        let mut object = (short.join("\n") + "\n").into_bytes();
+        object.extend_from_slice(&ct[text.len()..]);
+        assert_eq!(
+            check_object(&object, pq),
+            Err(HeaderError::Malformed("bad mlkem768x25519 stanza body"))
+        );
+    }
+
+    #[test]
+    fn the_header_limit_is_the_kinds() {
+        // A classic object behind a grease stanza with a 20 KiB body: past
+        // the classic limit, refused while the header is still being read.
+        let ct = encrypt_document(&recipients(1), b"x").unwrap();
+        let mut object = VERSION_LINE.to_vec();
+        object.extend_from_slice(b"-> x-grease\n");
+        for _ in 0..(20 * 1024 / 48) {
+            object.extend_from_slice(&[b'A'; 64]);
+            object.push(b'\n');
+        }
+        object.extend_from_slice(b"AAAA\n");
+        assert!(object.len() > MAX_CLASSIC_HEADER_LEN);
+        object.extend_from_slice(&ct[VERSION_LINE.len()..]);
+        assert_eq!(check_header(&object, 1), Err(HeaderError::TooLarge));
+        // 32 post-quantum stanzas are over 48 KiB, and accepted
+        // (post_quantum_objects_pass_only_in_a_post_quantum_deployment).
     }
 
     #[test]

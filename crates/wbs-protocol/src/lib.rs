@@ -5,6 +5,7 @@
 //! - [`padding`]: PADMÉ padding lengths.
 //! - [`envelope`]: age encryption and decryption as streams, with padding.
 //! - [`header`]: the structural check the server runs on every uploaded age file.
+//! - [`keys`]: recipients and identities of either kind, the no-mixing rule, the `.pub` reader.
 //! - [`message`]: the JSON documents that get encrypted (report, follow-up, reply).
 //! - [`status`]: case statuses and their labels.
 //! - [`api`]: the JSON bodies of the HTTP API, shared by server and clients.
@@ -16,7 +17,9 @@
 //!
 //! This crate must stay pure: functions over bytes and over `Read`/`Write`.
 //! It never opens a socket, never starts an async runtime and never touches
-//! the file system on its own. The specification it implements is
+//! the file system on its own; the one exception is [`keys::read_pub_files`],
+//! which reads the `.pub` files at the path its caller names, so that every
+//! program reads them by the same rules. The specification it implements is
 //! `docs/PROTOCOL.md`.
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
@@ -26,6 +29,7 @@ pub mod bundle;
 pub mod date;
 pub mod envelope;
 pub mod header;
+pub mod keys;
 pub mod message;
 pub mod padding;
 pub mod pow;

@@ -227,7 +227,7 @@ pub trait Document: Serialize + for<'de> Deserialize<'de> {
     fn format(&self) -> &str;
 
     /// Serializes, pads with spaces and encrypts to every recipient.
-    fn seal(&self, recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, EncryptError> {
+    fn seal<K: age::Recipient>(&self, recipients: &[K]) -> Result<Vec<u8>, EncryptError> {
         let json = Zeroizing::new(serde_json::to_vec(self).expect("documents serialize"));
         encrypt_document(recipients, &json)
     }

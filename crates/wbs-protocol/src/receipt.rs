@@ -235,8 +235,27 @@ impl ReceiptCode {
         self.reply_pq_identity().to_public()
     }
 
-    /// The reply recipient to send with a submission: post-quantum in a
-    /// post-quantum deployment, X25519 in a classic one.
+    /// The reply identity of this code's case: post-quantum for a long
+    /// code, X25519 for a short one. Clients make long codes exactly in
+    /// post-quantum deployments, so the length says which reply recipient
+    /// was sent with the report (PROTOCOL.md §2.1), even for a case from
+    /// before a deployment moved to post-quantum.
+    pub fn case_reply_identity(&self) -> crate::keys::Identity {
+        if self.is_long() {
+            crate::keys::Identity::PostQuantum(Box::new(self.reply_pq_identity()))
+        } else {
+            crate::keys::Identity::X25519(self.reply_identity())
+        }
+    }
+
+    /// The public half of [`Self::case_reply_identity`]: the reply
+    /// recipient sent with the report, which also names the case in the
+    /// thread's authenticators (§4.4).
+    pub fn case_reply_recipient(&self) -> String {
+        self.reply_recipient_for(self.is_long())
+    }
+
+    /// The reply recipient of either kind.
     pub fn reply_recipient_for(&self, post_quantum: bool) -> String {
         if post_quantum {
             self.reply_pq_recipient().to_string()

@@ -451,57 +451,24 @@ impl Settings {
     }
 }
 
-/// Reads the inspectorate recipients: one `age1…` per `.pub` file (lines
-/// starting with `#` are comments); `path` is a file or a folder of them.
-/// Returns the recipients and whether the demo key is among them.
-pub fn load_recipients(path: &Path) -> Result<(Vec<age::x25519::Recipient>, bool), String> {
-    let mut files = Vec::new();
-    if path.is_dir() {
-        let entries = std::fs::read_dir(path)
-            .map_err(|e| format!("cannot read recipients folder {}: {e}", path.display()))?;
-        for entry in entries {
-            let p = entry.map_err(|e| e.to_string())?.path();
-            if p.extension().is_some_and(|x| x == "pub") {
-                files.push(p);
-            }
-        }
-        files.sort();
-    } else {
-        files.push(path.to_path_buf());
-    }
-    let mut out = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    let mut demo = false;
-    for f in &files {
-        let text = std::fs::read_to_string(f)
-            .map_err(|e| format!("cannot read recipient file {}: {e}", f.display()))?;
-        let mut found = wbs_protocol::envelope::parse_pub_text(&text)
-            .map_err(|e| format!("{}: {e}", f.display()))?;
-        if found.len() != 1 {
+/// Reads the inspectorate recipients with the workspace's one `.pub`
+/// reader ([`wbs_protocol::keys::read_pub_files`]): `path` is a file or a
+/// folder of them, one recipient per file, `age1…` or `age1pq1…` but all of
+/// one kind (a mixed set is refused, naming the rule). Returns the
+/// recipients and whether the demo key is among them.
+pub fn load_recipients(path: &Path) -> Result<(Vec<wbs_protocol::keys::Recipient>, bool), String> {
+    let read = wbs_protocol::keys::read_pub_files(path)?;
+    for f in &read.files {
+        if f.recipients.len() != 1 {
             return Err(format!(
-                "{}: expected exactly one age recipient (age1…), found {}",
-                f.display(),
-                found.len()
+                "{}: expected exactly one age recipient (age1… or age1pq1…), found {}",
+                f.path.display(),
+                f.recipients.len()
             ));
         }
-        let r = found.remove(0);
-        if f.file_name()
-            .is_some_and(|n| n.to_string_lossy().starts_with("demo-"))
-            || text.contains("DEMO ONLY")
-        {
-            demo = true;
-        }
-        if seen.insert(r.to_string()) {
-            out.push(r);
-        }
     }
-    if out.is_empty() {
-        return Err(format!(
-            "no recipients found in {} (put the inspectorate's .pub files there)",
-            path.display()
-        ));
-    }
-    Ok((out, demo))
+    let demo = read.demo();
+    Ok((read.recipients, demo))
 }
 
 #[cfg(test)]
@@ -600,5 +567,22 @@ mod tests {
         assert!(!demo);
         std::fs::write(dir.path().join("b.pub"), "age1garbage\n").unwrap();
         assert!(load_recipients(dir.path()).is_err());
+    }
+
+    #[test]
+    fn post_quantum_recipients_and_the_no_mixing_rule() {
+        let dir = tempfile::tempdir().unwrap();
+        let pq = wbs_protocol::pq::Identity::generate()
+            .to_public()
+            .to_string();
+        std::fs::write(dir.path().join("a.pub"), format!("# PQ\n{pq}\n")).unwrap();
+        let (r, _) = load_recipients(dir.path()).unwrap();
+        assert_eq!(r.len(), 1);
+        assert_eq!(r[0].to_string(), pq);
+        let classic = age::x25519::Identity::generate().to_public().to_string();
+        std::fs::write(dir.path().join("b.pub"), format!("{classic}\n")).unwrap();
+        let err = load_recipients(dir.path()).unwrap_err();
+        assert!(err.contains("never both"), "{err}");
+        assert!(err.contains("b.pub"), "{err}");
     }
 }

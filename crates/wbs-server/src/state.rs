@@ -5,6 +5,8 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 use wbs_protocol::api::{ConfigResponse, Limits, PowSettings, StatusLabel};
+use wbs_protocol::header::Stanzas;
+use wbs_protocol::keys::RecipientKind;
 use wbs_protocol::Status;
 use wbs_store::Store;
 
@@ -30,8 +32,10 @@ pub struct AppState {
     pub settings: Settings,
     /// Storage.
     pub store: Arc<dyn Store>,
-    /// The inspectorate recipients, as `age1…` strings.
+    /// The inspectorate recipients, as `age1…` or `age1pq1…` strings.
     pub recipients: Vec<String>,
+    /// Their kind: a deployment is all-classic or all-post-quantum.
+    pub recipient_kind: RecipientKind,
     /// Whether the demo key is among them.
     pub demo_key: bool,
     /// Proof-of-work.
@@ -64,9 +68,12 @@ impl AppState {
     pub fn new(
         settings: Settings,
         store: Arc<dyn Store>,
-        recipients: Vec<age::x25519::Recipient>,
+        recipients: Vec<wbs_protocol::keys::Recipient>,
         demo_key: bool,
     ) -> Self {
+        let recipient_kind = recipients
+            .first()
+            .map_or(RecipientKind::Classic, |r| r.kind());
         let recipients: Vec<String> = recipients.iter().map(|r| r.to_string()).collect();
         let l = &settings.limits;
         let config = ConfigResponse {
@@ -103,9 +110,21 @@ impl AppState {
             settings,
             store,
             recipients,
+            recipient_kind,
             demo_key,
             config,
         }
+    }
+
+    /// What a report, follow-up or attachment must be encrypted to: every
+    /// inspectorate recipient, with stanzas of the deployment's kind.
+    pub fn object_stanzas(&self) -> Stanzas {
+        Stanzas::exactly(self.recipients.len()).of(self.recipient_kind)
+    }
+
+    /// What a reply may be encrypted to (PROTOCOL.md §5).
+    pub fn reply_stanzas(&self) -> Stanzas {
+        Stanzas::reply(self.recipients.len()).of(self.recipient_kind)
     }
 
     /// Runs a storage call on the blocking pool.

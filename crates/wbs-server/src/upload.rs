@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::multipart::{Field, MultipartError};
 use axum::http::StatusCode;
 use wbs_protocol::header::{
-    check_header, payload_len_is_valid, HeaderCheck, HeaderError, MAX_HEADER_LEN,
+    check_header, payload_len_is_valid, HeaderCheck, HeaderError, Stanzas, MAX_HEADER_LEN,
 };
 use wbs_store::{BlobSink, StagedBlob, Store};
 
@@ -21,8 +21,8 @@ const WRITE_BATCH: usize = 256 * 1024;
 /// What an object must look like.
 #[derive(Debug, Clone, Copy)]
 pub struct ObjectRules {
-    /// X25519 stanzas required.
-    pub recipients: usize,
+    /// Recipient stanzas required: how many, of which kind.
+    pub recipients: Stanzas,
     /// Largest object.
     pub max_bytes: u64,
     /// Longest silence from the client.

@@ -48,7 +48,7 @@ pub fn run(args: &OpenArgs) -> Result<String> {
         Some(f) => PassphraseSource::File(f),
         None => PassphraseSource::Terminal,
     };
-    let keyring = Keyring::load(&args.identity, source)?;
+    let keyring = Keyring::load_all(&args.identity, source)?;
     let stats = open_bundle(&args.bundle, &keyring, &args.out)?;
     Ok(summary(&stats, &args.out))
 }

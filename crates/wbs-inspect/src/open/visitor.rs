@@ -14,7 +14,7 @@ use serde_json::Value;
 use wbs_protocol::bundle::{
     BundleError, CaseManifest, ExportManifest, ExportVisitor, ObjectEntry, ObjectKind,
 };
-use wbs_protocol::envelope::parse_recipient;
+use wbs_protocol::keys::parse_recipient;
 use wbs_protocol::message::{AttachmentMeta, Document, FollowUp, Reply, Report, MAX_DOCUMENT_LEN};
 use wbs_protocol::parse_sha256_hex;
 use wbs_protocol::thread::{self, Verification};

@@ -203,7 +203,7 @@ pub fn reply(body: &str) -> Reply {
 }
 
 /// An attachment's age file, padded as the reporter's device does it.
-pub fn encrypt_file(recipients: &[x25519::Recipient], bytes: &[u8]) -> Vec<u8> {
+pub fn encrypt_file<K: age::Recipient>(recipients: &[K], bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     encrypt_padded(recipients, bytes, FILE_PAD, &mut out).unwrap();
     out
@@ -249,7 +249,7 @@ impl Obj {
 }
 
 /// The encrypted report and its attachments.
-pub fn report_objects(to: &[x25519::Recipient], report: &Report, files: &[Vec<u8>]) -> Vec<Obj> {
+pub fn report_objects<K: age::Recipient>(to: &[K], report: &Report, files: &[Vec<u8>]) -> Vec<Obj> {
     let mut objs = vec![Obj::new(ObjectKind::Report, report.seal(to).unwrap())];
     for (i, f) in files.iter().enumerate() {
         objs.push(Obj::new(
@@ -263,8 +263,8 @@ pub fn report_objects(to: &[x25519::Recipient], report: &Report, files: &[Vec<u8
 }
 
 /// An encrypted follow-up and its attachments.
-pub fn followup_objects(
-    to: &[x25519::Recipient],
+pub fn followup_objects<K: age::Recipient>(
+    to: &[K],
     n: u32,
     followup: &FollowUp,
     files: &[Vec<u8>],

@@ -23,6 +23,7 @@ use wbs_protocol::bundle::{
     ObjectEntry, ObjectKind, EXPORT_FORMAT,
 };
 use wbs_protocol::header::{scan_header, Stanzas, MAX_HEADER_LEN};
+use wbs_protocol::keys::RecipientKind;
 use wbs_store::{CaseRecord, ImportItem, ObjectRecord, Store};
 
 use super::{session, ApiJson};
@@ -448,7 +449,7 @@ impl Read for Replay<'_> {
     }
 }
 
-/// Reads a reply's age header and checks its X25519 stanza count is in
+/// Reads a reply's age header and checks its recipient stanza count is in
 /// `allowed`. Gives back a reader of the whole reply and the count found,
 /// which [`receive_reader`] then checks exactly along with everything else.
 /// A reply that ends or fails to read inside its header is left to
@@ -463,7 +464,7 @@ fn read_reply_header<'a>(
     let mut error = None;
     let found = loop {
         match scan_header(&head, allowed) {
-            Ok(Some(info)) => break info.x25519,
+            Ok(Some(info)) => break info.recipients,
             Ok(None) => {}
             Err(e) => {
                 return Err(ApiError::unprocessable(
@@ -525,9 +526,9 @@ async fn import(
     // A reply goes to the reporter and to some or all of the inspectorate's
     // keys (PROTOCOL.md §5): its stanza count is checked against that range
     // first, then streamed under the exact count it declared.
-    let allowed = Stanzas::reply(app.recipients.len());
+    let allowed = app.reply_stanzas();
     let rules = ObjectRules {
-        recipients: allowed.max,
+        recipients: allowed,
         max_bytes: Limits::REPLIES.max_entry_bytes,
         idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
     };
@@ -559,10 +560,19 @@ async fn import(
                         let part = item.reply_path();
                         let visitor =
                             |e: ApiError| wbs_protocol::bundle::BundleError::Visitor(e.message);
+                        // A reply's stanzas are of the kind of the case's
+                        // reply recipient: a classic case from before the
+                        // deployment moved to post-quantum is still
+                        // answered with classic keys (PROTOCOL.md §5).
+                        let case_kind = s
+                            .case(&item.case_id)
+                            .map_err(|e| visitor(e.into()))?
+                            .map_or(allowed.kind, |c| RecipientKind::of_str(&c.reply_recipient));
+                        let allowed = allowed.of(case_kind);
                         let (mut data, found) =
                             read_reply_header(data, allowed, &part).map_err(visitor)?;
                         let rules = ObjectRules {
-                            recipients: found,
+                            recipients: Stanzas::exactly(found).of(case_kind),
                             ..rules
                         };
                         let blob = receive_reader(s, &mut data, rules, &part).map_err(visitor)?;

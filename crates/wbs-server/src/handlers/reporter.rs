@@ -283,7 +283,7 @@ async fn receive_objects_into(
     staged: &mut Staged,
 ) -> Result<(), ApiError> {
     let rules = ObjectRules {
-        recipients: app.recipients.len(),
+        recipients: app.object_stanzas(),
         max_bytes: app.settings.limits.max_object_bytes,
         idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
     };
@@ -345,14 +345,7 @@ pub async fn post_submission(
     let mut multipart = multipart_or_error(multipart)?;
     let meta: SubmissionMeta = parse_meta(&read_meta_part(&app, &mut multipart, &meter).await?)?;
     let hash = lookup_hash(&meta.lookup)?;
-    let reply_recipient = wbs_protocol::envelope::parse_recipient(&meta.reply_recipient)
-        .map_err(|_| {
-            ApiError::unprocessable(
-                "invalid_recipient",
-                "reply_recipient is not an age X25519 recipient",
-            )
-        })?
-        .to_string();
+    let reply_recipient = reply_recipient(&app, &meta.reply_recipient)?;
     let verified = verify_pow(&app, meta.pow.as_ref())?;
     // Before the challenge is spent: a client resending a report whose
     // answer it lost learns it was stored, and keeps its solution.
@@ -386,6 +379,24 @@ async fn case_for(app: &SharedState, lookup: &str) -> Result<CaseRecord, ApiErro
         })
         .await?;
     found.ok_or_else(ApiError::not_found)
+}
+
+/// The reporter's reply recipient, which must be of the deployment's kind:
+/// `age1pq1…` in a post-quantum deployment, `age1…` in a classic one
+/// (PROTOCOL.md §2.1). Anything else is 422 `invalid_recipient`.
+fn reply_recipient(app: &SharedState, given: &str) -> Result<String, ApiError> {
+    use wbs_protocol::keys::RecipientKind;
+    let wanted = match app.recipient_kind {
+        RecipientKind::Classic => "reply_recipient is not an age X25519 recipient (age1…)",
+        RecipientKind::PostQuantum => {
+            "reply_recipient is not an age post-quantum recipient (age1pq1…), \
+             which this server requires"
+        }
+    };
+    match wbs_protocol::keys::parse_recipient(given) {
+        Ok(r) if r.kind() == app.recipient_kind => Ok(r.to_string()),
+        _ => Err(ApiError::unprocessable("invalid_recipient", wanted)),
+    }
 }
 
 /// `POST /api/v1/status`.
