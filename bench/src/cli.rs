@@ -48,6 +48,11 @@ pub struct Cli {
     /// Override the attachment size of the `large` scenario, MiB.
     #[arg(long, value_name = "MIB")]
     pub attachment_mib: Option<u64>,
+    /// Run the scenarios in a post-quantum deployment: an `age1pq1…`
+    /// inspectorate key, 28-symbol receipt codes and post-quantum reply
+    /// recipients (the figures set beside the classic ones).
+    #[arg(long)]
+    pub pq: bool,
     /// Criterion's output folder, to include its figures.
     #[arg(long, value_name = "DIR", default_value = "target/criterion")]
     pub criterion: PathBuf,

@@ -94,13 +94,14 @@ fn run(cli: &cli::Cli) -> Result<bool> {
     let work = run_dir.canonicalize()?;
     let machine = machine::describe(&work);
     say(format!(
-        "{} run on {} ({} cores), 1-min load average {:.2}",
+        "{}{} run on {} ({} cores), 1-min load average {:.2}",
         if cli.smoke { "smoke" } else { "full" },
+        if cli.pq { " post-quantum" } else { "" },
         machine.cpu,
         machine.cores,
         machine::load_average()
     ));
-    let key = payload::InspectorKey::create(&work)?;
+    let key = payload::InspectorKey::create(&work, cli.pq)?;
 
     let traffic = if wanted("traffic") {
         suite::traffic::run(&bins, &work, &key, &sizes)?
@@ -122,7 +123,13 @@ fn run(cli: &cli::Cli) -> Result<bool> {
     }
 
     let mut results = Results {
-        mode: if cli.smoke { "smoke" } else { "full" }.into(),
+        mode: match (cli.smoke, cli.pq) {
+            (true, false) => "smoke",
+            (false, false) => "full",
+            (true, true) => "smoke, post-quantum",
+            (false, true) => "full, post-quantum",
+        }
+        .into(),
         machine,
         criterion: criterion::read(&cli.criterion),
         traffic,

@@ -10,13 +10,13 @@ use std::fs::File;
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
-use age::x25519::{Identity, Recipient};
 use base64::Engine;
 use rand::{RngCore, SeedableRng};
 use secrecy::ExposeSecret;
 use sha2::{Digest, Sha256};
 use wbs_protocol::api::{SubmissionMeta, PART_ATTACHMENT, PART_META, PART_REPORT};
 use wbs_protocol::envelope::encrypt_padded;
+use wbs_protocol::keys::{Identity, Recipient, RecipientKind};
 use wbs_protocol::message::{AttachmentMeta, Document, Report, REPORT_FORMAT};
 use wbs_protocol::padding::FILE_PAD;
 use wbs_protocol::ReceiptCode;
@@ -28,7 +28,7 @@ pub const REPORT_BYTES: usize = 2048;
 
 /// The inspectorate's key pair for a run.
 pub struct InspectorKey {
-    /// The recipient the server lists.
+    /// The recipient the server lists (classic or post-quantum).
     pub recipient: Recipient,
     /// Plain identity file, as `age` and `wbs-inspect` read it.
     pub identity_file: PathBuf,
@@ -37,9 +37,13 @@ pub struct InspectorKey {
 }
 
 impl InspectorKey {
-    /// Makes a key pair under `dir`.
-    pub fn create(dir: &Path) -> Result<InspectorKey> {
-        let identity = Identity::generate();
+    /// Makes a key pair under `dir`, post-quantum if `pq`.
+    pub fn create(dir: &Path, pq: bool) -> Result<InspectorKey> {
+        let identity = Identity::generate(if pq {
+            RecipientKind::PostQuantum
+        } else {
+            RecipientKind::Classic
+        });
         let recipient = identity.to_public();
         let keys_dir = dir.join("keys");
         std::fs::create_dir_all(&keys_dir)?;
@@ -60,6 +64,14 @@ impl InspectorKey {
     }
 }
 
+impl InspectorKey {
+    /// A fresh receipt code as a client of this deployment makes it: 28
+    /// symbols when the key is post-quantum.
+    pub fn new_code(&self) -> ReceiptCode {
+        ReceiptCode::generate_for(self.recipient.kind() == RecipientKind::PostQuantum)
+    }
+}
+
 /// One submission's parts: what the reporter's device would send.
 pub struct Submission {
     /// The lookup key, base64url.
@@ -76,7 +88,7 @@ pub fn small_submission(
     code: &ReceiptCode,
     attachments: Vec<AttachmentMeta>,
 ) -> Result<Submission> {
-    let reply_recipient = code.reply_recipient().to_string();
+    let reply_recipient = code.case_reply_recipient();
     let mut report = Report {
         format: REPORT_FORMAT.into(),
         category: "procurement".into(),
@@ -257,12 +269,15 @@ mod tests {
 
     #[test]
     fn reports_are_the_stated_size_and_open() {
-        let id = Identity::generate();
-        let code = ReceiptCode::generate();
-        let s = small_submission(&id.to_public(), &code, Vec::new()).unwrap();
-        let report = Report::open(&id, &s.report).unwrap();
-        assert_eq!(serde_json::to_vec(&report).unwrap().len(), REPORT_BYTES);
-        assert_eq!(report.reply_recipient, s.reply_recipient);
+        for kind in [RecipientKind::Classic, RecipientKind::PostQuantum] {
+            let id = Identity::generate(kind);
+            let code = ReceiptCode::generate_for(kind == RecipientKind::PostQuantum);
+            let s = small_submission(&id.to_public(), &code, Vec::new()).unwrap();
+            let report = Report::open(&id, &s.report).unwrap();
+            assert_eq!(serde_json::to_vec(&report).unwrap().len(), REPORT_BYTES);
+            assert_eq!(report.reply_recipient, s.reply_recipient);
+            assert_eq!(RecipientKind::of_str(&s.reply_recipient), kind);
+        }
     }
 
     #[test]

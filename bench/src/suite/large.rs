@@ -15,7 +15,6 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use wbs_protocol::padding::padme;
-use wbs_protocol::ReceiptCode;
 
 use super::{download_export, opened_cases, remove_dir, say, Bins, Sizes};
 use crate::error::{Context, Error, Result};
@@ -46,7 +45,7 @@ fn upload(
     object: &Path,
 ) -> Result<f64> {
     let addr = server.addr;
-    let submission = small_submission(&key.recipient, &ReceiptCode::generate(), vec![attachment])?;
+    let submission = small_submission(&key.recipient, &key.new_code(), vec![attachment])?;
     let object_bytes = std::fs::metadata(object)?.len();
     let boundary = boundary();
     let (before, after) = submission_with_attachment(

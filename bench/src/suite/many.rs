@@ -7,8 +7,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use wbs_protocol::ReceiptCode;
-
 use super::{download_export, opened_cases, say, Bins, Sizes};
 use crate::error::{Error, Result};
 use crate::load::{self, ClientKind, LoadSpec, Request};
@@ -28,7 +26,7 @@ pub fn run(bins: &Bins, work: &Path, key: &InspectorKey, sizes: &Sizes) -> Resul
     let n = sizes.cases;
     say(format!("sealing {n} reports (before any timing)"));
     let submissions: Vec<Submission> = (0..n)
-        .map(|_| small_submission(&key.recipient, &ReceiptCode::generate(), Vec::new()))
+        .map(|_| small_submission(&key.recipient, &key.new_code(), Vec::new()))
         .collect::<Result<_>>()?;
 
     let server = ServerProcess::start(&bins.server, &dir.join("server"), &key.keys_dir)?;

@@ -4,7 +4,6 @@
 
 use rand::RngCore;
 use wbs_protocol::api::StatusRequest;
-use wbs_protocol::ReceiptCode;
 
 use super::{say, Bins, Sizes};
 use crate::error::{Error, Result};
@@ -62,7 +61,7 @@ pub fn run(
 
     say("sealing the reports (before any timing)");
     let pool: Vec<Submission> = (0..POOL)
-        .map(|_| small_submission(&key.recipient, &ReceiptCode::generate(), Vec::new()))
+        .map(|_| small_submission(&key.recipient, &key.new_code(), Vec::new()))
         .collect::<Result<_>>()?;
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
