@@ -18,6 +18,7 @@ use wbs_protocol::ReceiptCode;
 
 const REPORT_MARKER: &str = "PQ-MARKER-laporan-4e1d";
 const REPLY_MARKER: &str = "PQ-MARKER-balasan-77aa";
+const FOLLOWUP_MARKER: &str = "PQ-MARKER-susulan-31c0";
 const PASSPHRASE: &[u8] = b"kata sandi kunci pasca-kuantum yang panjang\n";
 
 fn only_dir(dir: &Path) -> PathBuf {
@@ -194,6 +195,44 @@ fn a_post_quantum_deployment_from_report_to_verified_reply() {
     assert!(shown.contains(REPLY_MARKER), "{shown}");
     assert!(!shown.to_lowercase().contains("unverified"), "{shown}");
 
+    // 6. A follow-up, authenticated with the thread key and the case's
+    //    post-quantum reply recipient, lands in the thread, not apart.
+    std::fs::write(
+        w.join("susulan.txt"),
+        format!("{FOLLOWUP_MARKER}\nKuitansi kedua."),
+    )
+    .unwrap();
+    run_ok(
+        server
+            .cli("wbs-report", "follow-up")
+            .arg("--receipt")
+            .arg(&receipt)
+            .arg("--message")
+            .arg(w.join("susulan.txt")),
+    );
+    let second = w.join("export-2.tar");
+    run_ok(server.cli("wbs-desk", "pull").arg("--out").arg(&second));
+    run_ok(
+        Command::new(bin("wbs-inspect"))
+            .arg("open")
+            .arg(&second)
+            .arg("--identity")
+            .arg(&key)
+            .arg("--passphrase-file")
+            .arg(&pw)
+            .arg("--out")
+            .arg(&cases),
+    );
+    let holds_marker = |dir: &Path| {
+        files_under(dir).into_iter().any(|p| {
+            std::fs::read_to_string(p)
+                .map(|t| t.contains(FOLLOWUP_MARKER))
+                .unwrap_or(false)
+        })
+    };
+    assert!(holds_marker(&case_dir.join("thread")));
+    assert!(!holds_marker(&case_dir.join("unverified")));
+
     // The stored reply, too, is to post-quantum keys only: the reporter's
     // and the inspectorate's.
     let replies_stored: Vec<Vec<String>> = files_under(&server.data)
@@ -210,7 +249,7 @@ fn a_post_quantum_deployment_from_report_to_verified_reply() {
         .collect();
     assert_eq!(replies_stored, [["mlkem768x25519", "mlkem768x25519"]]);
 
-    // 6. A classic reply recipient is refused in this deployment.
+    // 7. A classic reply recipient is refused in this deployment.
     let classic = ReceiptCode::generate();
     let meta = serde_json::json!({
         "lookup": classic.lookup_key().to_base64url(),
