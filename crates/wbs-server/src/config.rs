@@ -42,6 +42,36 @@ pub struct Settings {
     /// A deadline policy file (the same TOML as the workbench's); the
     /// directive's periods with the shipped holidays when unset.
     pub deadline_policy: Option<PathBuf>,
+    /// Resumable uploads (`[uploads]`, docs/PROTOCOL.md §7.4).
+    pub uploads: UploadSettings,
+}
+
+/// Resumable uploads: where unfinished ones are staged, how much room they
+/// may take together, and how long they live.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UploadSettings {
+    /// The staging directory; `<data>/uploads` when unset.
+    pub dir: Option<PathBuf>,
+    /// Bytes all open uploads may declare together (each reserves its whole
+    /// declared length when it is opened).
+    pub staging_quota_bytes: u64,
+    /// Uploads open at once.
+    pub max_open: u32,
+    /// Seconds an upload lives after it was opened; then it and its bytes
+    /// are removed, finished or not, unless a submission used it.
+    pub expiry_secs: u64,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        UploadSettings {
+            dir: None,
+            staging_quota_bytes: 8 << 30,
+            max_open: 256,
+            expiry_secs: 24 * 3600,
+        }
+    }
 }
 
 /// When the desk session cookie carries `Secure`.
@@ -274,6 +304,7 @@ impl Default for Settings {
             digest: None,
             desk_session: DeskSessionSettings::default(),
             deadline_policy: None,
+            uploads: UploadSettings::default(),
         }
     }
 }
@@ -412,6 +443,14 @@ impl Settings {
         if l.max_object_bytes == 0 || l.max_request_bytes < l.max_object_bytes {
             return Err(
                 "config: limits.max_request_bytes must be at least max_object_bytes".into(),
+            );
+        }
+        let u = &self.uploads;
+        if u.max_open == 0 || u.expiry_secs == 0 || u.staging_quota_bytes == 0 {
+            return Err(
+                "config: uploads.max_open, uploads.expiry_secs and uploads.staging_quota_bytes \
+                 must be above 0"
+                    .into(),
             );
         }
         let d = &self.desk_session;

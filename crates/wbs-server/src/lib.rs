@@ -28,6 +28,7 @@ pub mod handlers;
 pub mod limits;
 pub mod linger;
 pub mod pow;
+pub mod resumable;
 pub mod retention;
 pub mod routes;
 pub mod security;
@@ -84,6 +85,10 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
             .map_err(|e| format!("cannot read the audit log: {e}"))?,
     );
     let mut state = AppState::new(settings, Arc::new(store), recipients, demo);
+    let leftovers = state.staging.prepare()?;
+    if leftovers > 0 {
+        tracing::info!("removed {leftovers} unfinished upload(s) left by an earlier run");
+    }
     state.deadline_policy = policy;
     *state.last_export.get_mut() = last_pull;
     Ok(Arc::new(state))
@@ -177,6 +182,9 @@ pub async fn launch_with_tcp_listener(
     });
     let retention = tokio::spawn(retention::run(app.clone(), rx.clone()));
     let file_times = tokio::spawn(file_times::run(app.clone(), rx.clone()));
+    // Expires uploads; at shutdown, removes every one (they do not survive
+    // a restart).
+    let staging = tokio::spawn(resumable::run(app.clone(), rx.clone()));
     // No task at all unless `[digest]` is configured.
     let digest = digest::spawn(&app, app.deadline_policy.clone(), rx.clone())?;
     // `wbs-server backup` and `verify` reach the running server through
@@ -211,6 +219,7 @@ pub async fn launch_with_tcp_listener(
     }
     retention.abort();
     file_times.abort();
+    let _ = staging.await;
     if let Some(digest) = digest {
         digest.abort();
     }

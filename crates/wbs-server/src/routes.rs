@@ -6,11 +6,11 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, head, post};
 use axum::Router;
 
 use crate::error::ApiError;
-use crate::handlers::{desk, overview, pages, reporter, session};
+use crate::handlers::{desk, overview, pages, reporter, session, uploads};
 use crate::state::SharedState;
 
 /// Largest JSON body on the plain JSON routes.
@@ -28,6 +28,15 @@ pub fn public_router(app: &SharedState) -> Router<SharedState> {
             limits.max_request_bytes.min(usize::MAX as u64) as usize,
         ))
         .layer(from_fn_with_state(app.clone(), crate::guard::guard_uploads));
+    // Resumable uploads (PROTOCOL.md §7.4): the bodies of PATCH are raw
+    // bytes, bounded by the upload's declared length and timed per chunk
+    // like a multipart upload, so they have no request deadline.
+    let resumable = Router::new().route(
+        "/api/v1/uploads/{id}",
+        head(uploads::head_upload)
+            .patch(uploads::patch_upload)
+            .delete(uploads::delete_upload),
+    );
     let quick = Router::new()
         .route("/", get(pages::index))
         .route("/report", get(pages::report))
@@ -37,9 +46,10 @@ pub fn public_router(app: &SharedState) -> Router<SharedState> {
         .route("/api/v1/config", get(reporter::get_config))
         .route("/api/v1/pow", get(reporter::get_pow))
         .route("/api/v1/status", post(reporter::post_status))
+        .route("/api/v1/uploads", post(uploads::post_upload))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .layer(from_fn_with_state(timeout, deadline));
-    Router::new().merge(uploads).merge(quick)
+    Router::new().merge(uploads).merge(resumable).merge(quick)
 }
 
 /// The investigator desk routes.

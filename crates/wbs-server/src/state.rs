@@ -61,6 +61,8 @@ pub struct AppState {
     pub login_budget: crate::handlers::session::LoginBudget,
     /// The deadline rules of the desk overview.
     pub deadline_policy: wbs_casebook::Policy,
+    /// Resumable uploads being received or waiting to be named.
+    pub staging: Arc<crate::resumable::Staging>,
 }
 
 impl AppState {
@@ -107,6 +109,10 @@ impl AppState {
                 std::time::Instant::now(),
             ),
             deadline_policy: wbs_casebook::Policy::default(),
+            staging: Arc::new(crate::resumable::Staging::new(
+                &settings.uploads,
+                &settings.data,
+            )),
             settings,
             store,
             recipients,

@@ -29,8 +29,9 @@ pub struct ObjectRules {
     pub idle: Duration,
 }
 
-/// Tracks the header check and size while bytes stream through.
-struct Checker {
+/// Tracks the header check and size while bytes stream through (also
+/// across the requests of a resumable upload, [`crate::resumable`]).
+pub struct Checker {
     rules: ObjectRules,
     prefix: Vec<u8>,
     header_len: Option<usize>,
@@ -38,7 +39,8 @@ struct Checker {
 }
 
 impl Checker {
-    fn new(rules: ObjectRules) -> Self {
+    /// A checker for an object that follows `rules`.
+    pub fn new(rules: ObjectRules) -> Self {
         Checker {
             rules,
             prefix: Vec::new(),
@@ -47,7 +49,8 @@ impl Checker {
         }
     }
 
-    fn feed(&mut self, chunk: &[u8], part: &str) -> Result<(), ApiError> {
+    /// Checks the next bytes of the object.
+    pub fn feed(&mut self, chunk: &[u8], part: &str) -> Result<(), ApiError> {
         self.total += chunk.len() as u64;
         if self.total > self.rules.max_bytes {
             return Err(ApiError::too_large(format!(
@@ -71,7 +74,8 @@ impl Checker {
         Ok(())
     }
 
-    fn finish(&self, part: &str) -> Result<(), ApiError> {
+    /// Checks that the object ended where it may.
+    pub fn finish(&self, part: &str) -> Result<(), ApiError> {
         let header_len = self
             .header_len
             .ok_or_else(|| header_error(part, HeaderError::Malformed("truncated header")))?;

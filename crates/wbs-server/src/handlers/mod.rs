@@ -5,6 +5,7 @@ pub mod overview;
 pub mod pages;
 pub mod reporter;
 pub mod session;
+pub mod uploads;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};

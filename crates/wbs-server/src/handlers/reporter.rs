@@ -80,7 +80,10 @@ fn pow_replayed() -> ApiError {
 }
 
 /// Checks a proof of work without touching any state or budget.
-fn verify_pow(app: &SharedState, pow: Option<&PowSolution>) -> Result<Option<Verified>, ApiError> {
+pub(crate) fn verify_pow(
+    app: &SharedState,
+    pow: Option<&PowSolution>,
+) -> Result<Option<Verified>, ApiError> {
     app.pow.verify(pow, now_secs())
 }
 
@@ -117,7 +120,7 @@ impl Drop for Redeeming<'_> {
 /// of it happens or none: a request refused on the way gives back what it
 /// took, so a refusal costs no budget. The returned slot is held for the
 /// upload.
-async fn redeem(
+pub(crate) async fn redeem(
     app: &SharedState,
     verified: Option<Verified>,
     budget: &RateLimit,
@@ -288,6 +291,7 @@ async fn receive_objects_into(
         idle: std::time::Duration::from_secs(app.settings.limits.body_idle_timeout_secs),
     };
     let mut attachments = 0u32;
+    let mut from_uploads = 0u64;
     while let Some(mut field) = multipart.next_field().await.map_err(multipart_error)? {
         let name = field.name().unwrap_or_default().to_string();
         let label = if staged.blobs.is_empty() {
@@ -299,10 +303,10 @@ async fn receive_objects_into(
             }
             main_part.to_string()
         } else {
-            if name != PART_ATTACHMENT {
+            if name != PART_ATTACHMENT && name != PART_ATTACHMENT_UPLOAD {
                 return Err(ApiError::bad_request(
                     "unexpected_part",
-                    "only attachment parts may follow",
+                    "only attachment and attachment_upload parts may follow",
                 ));
             }
             attachments += 1;
@@ -314,8 +318,24 @@ async fn receive_objects_into(
             }
             format!("attachment {attachments}")
         };
-        let blob = receive_field(&app.store, &mut field, rules, &label, meter).await?;
+        let blob = if name == PART_ATTACHMENT_UPLOAD {
+            // A finished resumable upload, named by its id (§7.4): taken
+            // out of the staging table, so it serves this request only.
+            let id = read_small_part(&mut field, meter, "attachment_upload").await?;
+            let blob = super::uploads::take_finished(app, id.trim()).await?;
+            from_uploads = from_uploads.saturating_add(blob.size);
+            blob
+        } else {
+            receive_field(&app.store, &mut field, rules, &label, meter).await?
+        };
         staged.blobs.push(blob);
+        // Named uploads count towards the request's size limit as if their
+        // bytes had come inline.
+        if from_uploads > app.settings.limits.max_request_bytes {
+            return Err(ApiError::too_large(
+                "the request and its uploads are larger than the server accepts",
+            ));
+        }
     }
     if staged.blobs.is_empty() {
         return Err(ApiError::bad_request(
@@ -326,6 +346,38 @@ async fn receive_objects_into(
     Ok(())
 }
 
+/// The multipart part that names a finished resumable upload by its id, in
+/// the place of an `attachment` part (docs/PROTOCOL.md §7.4).
+pub const PART_ATTACHMENT_UPLOAD: &str = "attachment_upload";
+
+/// Largest `attachment_upload` part: an id is 43 characters.
+const MAX_ID_PART: usize = 128;
+
+/// Reads a short text part (an upload id).
+async fn read_small_part(
+    field: &mut axum::extract::multipart::Field<'_>,
+    meter: &BodyMeter,
+    part: &str,
+) -> Result<String, ApiError> {
+    let mut out = Vec::new();
+    while let Some(chunk) = field.chunk().await.map_err(multipart_error)? {
+        meter.consumed(chunk.len());
+        out.extend_from_slice(&chunk);
+        if out.len() > MAX_ID_PART {
+            return Err(ApiError::bad_request(
+                "malformed_multipart",
+                format!("the {part} part is too long for an upload id"),
+            ));
+        }
+    }
+    String::from_utf8(out).map_err(|_| {
+        ApiError::bad_request(
+            "malformed_multipart",
+            format!("the {part} part is not an upload id"),
+        )
+    })
+}
+
 fn multipart_or_error(m: Result<Multipart, MultipartRejection>) -> Result<Multipart, ApiError> {
     m.map_err(|e| {
         ApiError::new(
@@ -334,6 +386,24 @@ fn multipart_or_error(m: Result<Multipart, MultipartRejection>) -> Result<Multip
             format!("expected a multipart/form-data body: {}", e.body_text()),
         )
     })
+}
+
+/// The reporter's reply recipient, which must be of the deployment's kind:
+/// `age1pq1…` in a post-quantum deployment, `age1…` in a classic one
+/// (PROTOCOL.md §2.1). Anything else is 422 `invalid_recipient`.
+fn reply_recipient(app: &SharedState, given: &str) -> Result<String, ApiError> {
+    use wbs_protocol::keys::RecipientKind;
+    let wanted = match app.recipient_kind {
+        RecipientKind::Classic => "reply_recipient is not an age X25519 recipient (age1…)",
+        RecipientKind::PostQuantum => {
+            "reply_recipient is not an age post-quantum recipient (age1pq1…), \
+             which this server requires"
+        }
+    };
+    match wbs_protocol::keys::parse_recipient(given) {
+        Ok(r) if r.kind() == app.recipient_kind => Ok(r.to_string()),
+        _ => Err(ApiError::unprocessable("invalid_recipient", wanted)),
+    }
 }
 
 /// `POST /api/v1/submissions`.
@@ -379,24 +449,6 @@ async fn case_for(app: &SharedState, lookup: &str) -> Result<CaseRecord, ApiErro
         })
         .await?;
     found.ok_or_else(ApiError::not_found)
-}
-
-/// The reporter's reply recipient, which must be of the deployment's kind:
-/// `age1pq1…` in a post-quantum deployment, `age1…` in a classic one
-/// (PROTOCOL.md §2.1). Anything else is 422 `invalid_recipient`.
-fn reply_recipient(app: &SharedState, given: &str) -> Result<String, ApiError> {
-    use wbs_protocol::keys::RecipientKind;
-    let wanted = match app.recipient_kind {
-        RecipientKind::Classic => "reply_recipient is not an age X25519 recipient (age1…)",
-        RecipientKind::PostQuantum => {
-            "reply_recipient is not an age post-quantum recipient (age1pq1…), \
-             which this server requires"
-        }
-    };
-    match wbs_protocol::keys::parse_recipient(given) {
-        Ok(r) if r.kind() == app.recipient_kind => Ok(r.to_string()),
-        _ => Err(ApiError::unprocessable("invalid_recipient", wanted)),
-    }
 }
 
 /// `POST /api/v1/status`.
