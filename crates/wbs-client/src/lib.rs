@@ -35,6 +35,7 @@ mod error;
 pub mod limits;
 pub mod media;
 mod reporter;
+pub mod resumable;
 mod staging;
 pub mod terminal;
 mod transport;
@@ -93,5 +94,19 @@ pub enum Progress {
     Waiting {
         /// How long.
         seconds: u64,
+    },
+    /// A resumable upload sends its object from `offset` on.
+    UploadingFrom {
+        /// Bytes the server already holds.
+        offset: u64,
+        /// The object's length.
+        total: u64,
+    },
+    /// A resumable upload broke off; it goes on after a pause.
+    Resuming {
+        /// Bytes the server held at the last count.
+        offset: u64,
+        /// The object's length.
+        total: u64,
     },
 }

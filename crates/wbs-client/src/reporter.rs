@@ -27,7 +27,8 @@ use crate::compose::{
     resolve_title, FollowUpInput, SubmissionInput, WithAttachments,
 };
 use crate::limits::{check_attachments, check_objects};
-use crate::staging::{plan_attachments, StagedObject, Staging};
+use crate::resumable::{Pending, PendingObject};
+use crate::staging::{describe_attachment, plan_attachments, StagedObject, Staging};
 use crate::transport::{read_json, ClientOptions, Http};
 use crate::{ClientError, PreparedAttachment, Progress};
 
@@ -123,6 +124,10 @@ pub struct Client {
     http: Http,
     /// Trusted inspectorate recipients; when set, the server's list must match.
     pinned: Option<Vec<String>>,
+    /// Where pending resumable uploads are kept ([`crate::resumable`]).
+    state_dir: Option<std::path::PathBuf>,
+    /// Whether to go on with a pending upload instead of starting afresh.
+    resume: bool,
 }
 
 impl Client {
@@ -141,7 +146,24 @@ impl Client {
         Ok(Client {
             http: Http::new(server, proxy, options)?,
             pinned: None,
+            state_dir: crate::resumable::default_state_dir(),
+            resume: false,
         })
+    }
+
+    /// Where pending resumable uploads are kept (by default
+    /// [`default_state_dir`](crate::resumable::default_state_dir)); `None`
+    /// keeps them in a temporary folder, so they cannot be resumed by a
+    /// later run.
+    pub fn set_state_dir(&mut self, dir: Option<std::path::PathBuf>) {
+        self.state_dir = dir;
+    }
+
+    /// Goes on with the pending upload of an earlier, interrupted run for
+    /// this server (`wbs-report --resume`), if its attachments are the same
+    /// files; otherwise starts afresh.
+    pub fn set_resume(&mut self, resume: bool) {
+        self.resume = resume;
     }
 
     /// Pins the inspectorate's recipients: from now on, submissions and
@@ -264,7 +286,8 @@ impl Client {
                 .filter(|c| !c.is_empty())
                 .map(str::to_string),
         };
-        let sealed = self.seal("report", &mut report, &files, &recipients, &config, None)?;
+        let mut sealed = self.seal("report", &mut report, &files, &recipients, &config, None)?;
+        self.upload_large(&mut sealed, &config)?;
 
         let mut build = || {
             let meta = SubmissionMeta {
@@ -273,12 +296,13 @@ impl Client {
                 pow: self.proof_of_work(&config)?,
             };
             let form = sealed.form(json_part(&meta), PART_REPORT)?;
-            self.http
-                .progress(Progress::Uploading { bytes: sealed.len });
+            self.http.progress(Progress::Uploading {
+                bytes: sealed.inline_len(),
+            });
             Ok(self
                 .http
                 .request(Method::POST, "api/v1/submissions")
-                .timeout(self.http.options().upload_timeout(sealed.len))
+                .timeout(self.http.options().upload_timeout(sealed.inline_len()))
                 .multipart(form))
         };
         let sent = match self.http.send(&mut build) {
@@ -289,10 +313,13 @@ impl Client {
                 // not be lost. Otherwise the report is not there and the
                 // error stands.
                 return match self.status(&code) {
-                    Ok(status) => Ok(Submitted {
-                        code,
-                        received_on: Some(status.received_on),
-                    }),
+                    Ok(status) => {
+                        sealed.confirmed();
+                        Ok(Submitted {
+                            code,
+                            received_on: Some(status.received_on),
+                        })
+                    }
                     Err(_) => Err(error),
                 };
             }
@@ -302,9 +329,12 @@ impl Client {
             // The first attempt reached the server and was stored; only its
             // answer was lost. The date is asked again.
             let received_on = self.status(&code).ok().map(|s| s.received_on);
+            sealed.confirmed();
             return Ok(Submitted { code, received_on });
         }
         let response = sent.success()?;
+        // Stored: the pending upload, if any, has served its purpose.
+        sealed.confirmed();
         let received_on = match read_json::<SubmissionReceipt>(response) {
             Ok(receipt) => Some(receipt.received_on),
             // The status said stored: an answer that broke off after it
@@ -391,7 +421,7 @@ impl Client {
             // A stand-in of the right length, for the size checks.
             auth: Some("A".repeat(43)),
         };
-        let sealed = self.seal(
+        let mut sealed = self.seal(
             "follow-up",
             &mut followup,
             &files,
@@ -399,6 +429,7 @@ impl Client {
             &config,
             Some((&code.thread_key(), &code.case_reply_recipient())),
         )?;
+        self.upload_large(&mut sealed, &config)?;
 
         let mut build = || {
             let meta = FollowupMeta {
@@ -406,19 +437,27 @@ impl Client {
                 pow: self.proof_of_work(&config)?,
             };
             let form = sealed.form(json_part(&meta), PART_MESSAGE)?;
-            self.http
-                .progress(Progress::Uploading { bytes: sealed.len });
+            self.http.progress(Progress::Uploading {
+                bytes: sealed.inline_len(),
+            });
             Ok(self
                 .http
                 .request(Method::POST, "api/v1/followups")
-                .timeout(self.http.options().upload_timeout(sealed.len))
+                .timeout(self.http.options().upload_timeout(sealed.inline_len()))
                 .multipart(form))
         };
         let sent = self.http.send(&mut build)?;
         if sent.response.status() == StatusCode::NOT_FOUND {
-            return Err(ClientError::UnknownReceipt);
+            // A 404 for an upload named in it (expired meanwhile) is not
+            // an unknown receipt: its code says which.
+            let err = crate::transport::error_from_response(sent.response);
+            return Err(match &err {
+                ClientError::Http { code, .. } if code == "upload_not_found" => err,
+                _ => ClientError::UnknownReceipt,
+            });
         }
         let response = sent.success()?;
+        sealed.confirmed();
         // The status said stored: an answer that broke off after it does
         // not undo that, only the date is then unknown.
         Ok(read_json::<FollowupReceipt>(response)
@@ -442,16 +481,67 @@ impl Client {
         // Before encrypting large files: is the text itself short enough for
         // the inspectorate's tool to open? (The list holds placeholders.)
         check_document_len(what, document)?;
-        let mut staging = Staging::new()?;
+        let threshold = self.http.options().resumable_threshold;
+        let planned = plan_attachments(files)?;
+        let resumable: Vec<bool> = planned.iter().map(|p| p.size > threshold).collect();
+        let server = self.http.base().as_str().to_string();
+        // Large attachments are encrypted once into a pending folder that
+        // survives this run (`--resume`); otherwise into a temporary one.
+        let root = self
+            .state_dir
+            .clone()
+            .filter(|_| resumable.iter().any(|r| *r));
+        let mut pending = None;
         let mut staged = Vec::with_capacity(files.len());
+        let mut temp = None;
         document.attachments_mut().clear();
-        for file in files {
-            self.http.progress(Progress::Encrypting {
-                name: file.report_name()?,
-            });
-            let (meta, object) = staging.encrypt_attachment(recipients, file)?;
-            document.attachments_mut().push(meta);
-            staged.push(object);
+        if let (Some(root), true) = (&root, self.resume) {
+            if let Some(p) = Pending::load(root, what, &server)? {
+                let metas = resumed_metas(&p, files)?;
+                for (i, meta) in metas.into_iter().enumerate() {
+                    document.attachments_mut().push(meta);
+                    staged.push(StagedObject {
+                        path: p.object_path(i),
+                        len: p.state.attachments[i].len,
+                    });
+                }
+                pending = Some(p);
+            }
+        }
+        if pending.is_none() {
+            let mut p = match &root {
+                Some(root) => Some(Pending::create(root, what, &server)?),
+                None => None,
+            };
+            let mut staging = match &p {
+                Some(p) => Staging::in_dir(&p.dir),
+                None => Staging::new()?,
+            };
+            for file in files {
+                self.http.progress(Progress::Encrypting {
+                    name: file.report_name()?,
+                });
+                let (meta, object) = staging.encrypt_attachment(recipients, file)?;
+                if let Some(p) = &mut p {
+                    p.state.attachments.push(PendingObject {
+                        object: object
+                            .path
+                            .file_name()
+                            .map(|n| n.to_string_lossy().into_owned())
+                            .unwrap_or_default(),
+                        len: object.len,
+                        check: crate::resumable::check_of(&p.state.salt, &meta),
+                        upload: None,
+                    });
+                }
+                document.attachments_mut().push(meta);
+                staged.push(object);
+            }
+            if let Some(p) = &p {
+                p.save()?;
+            }
+            pending = p;
+            temp = Some(staging);
         }
         if let Some((key, case)) = thread {
             document.authenticate(key, case);
@@ -472,13 +562,108 @@ impl Client {
         // Generously: the lookup, the reply recipient and a solved challenge.
         const META_LEN: u64 = 1024;
         check_objects(&config.limits, &objects, META_LEN)?;
+        let uploads = match &pending {
+            Some(p) => p
+                .state
+                .attachments
+                .iter()
+                .map(|a| a.upload.clone())
+                .collect(),
+            None => vec![None; staged.len()],
+        };
         Ok(Sealed {
             len: objects.iter().map(|(_, len)| len).sum(),
             document: sealed,
             attachments: staged,
-            _staging: staging,
+            resumable,
+            uploads,
+            pending,
+            _staging: temp,
         })
     }
+
+    /// Sends the large attachments of `sealed` through resumable uploads
+    /// (PROTOCOL.md §7.4), each resumed after every break; the submission
+    /// then names them. An older server without resumable uploads gets
+    /// them inline, as before.
+    fn upload_large(
+        &self,
+        sealed: &mut Sealed,
+        config: &ConfigResponse,
+    ) -> Result<(), ClientError> {
+        for i in 0..sealed.attachments.len() {
+            if !sealed.resumable[i] {
+                continue;
+            }
+            let len = sealed.attachments[i].len;
+            let path = sealed.attachments[i].path.clone();
+            let mut reopened = 0;
+            loop {
+                let id = match sealed.uploads[i].clone() {
+                    Some(id) => id,
+                    None => {
+                        let opened = crate::resumable::open_upload(&self.http, len, &mut || {
+                            self.proof_of_work(config)
+                        })?;
+                        let Some(id) = opened else {
+                            // No resumable uploads on this server.
+                            sealed.resumable.iter_mut().for_each(|r| *r = false);
+                            return Ok(());
+                        };
+                        sealed.set_upload(i, Some(id.clone()))?;
+                        id
+                    }
+                };
+                if crate::resumable::send_object(&self.http, &id, &path, len)? {
+                    break;
+                }
+                // Expired, or the server restarted: the upload starts over.
+                sealed.set_upload(i, None)?;
+                reopened += 1;
+                if reopened > 3 {
+                    return Err(ClientError::Protocol(
+                        "the server keeps losing the upload; try again later".into(),
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The descriptions of the attachments of a pending upload, made again
+/// from the files given now, which must be the ones it was made from.
+fn resumed_metas(
+    p: &Pending,
+    files: &[Cow<'_, PreparedAttachment>],
+) -> Result<Vec<wbs_protocol::message::AttachmentMeta>, ClientError> {
+    let differ = || {
+        ClientError::Input(
+            "the attachments are not the files of the interrupted upload; \
+             run without --resume to start afresh"
+                .into(),
+        )
+    };
+    if p.state.attachments.len() != files.len() {
+        return Err(differ());
+    }
+    let mut metas = Vec::with_capacity(files.len());
+    for (i, file) in files.iter().enumerate() {
+        let meta = describe_attachment(file)?;
+        let saved = &p.state.attachments[i];
+        if crate::resumable::check_of(&p.state.salt, &meta) != saved.check {
+            return Err(differ());
+        }
+        let on_disk = std::fs::metadata(p.object_path(i)).map(|m| m.len()).ok();
+        if on_disk != Some(saved.len) {
+            return Err(ClientError::Input(
+                "the pending upload's files are damaged; run without --resume to start afresh"
+                    .into(),
+            ));
+        }
+        metas.push(meta);
+    }
+    Ok(metas)
 }
 
 /// An encrypted document and its encrypted attachments, ready to upload
@@ -488,8 +673,14 @@ struct Sealed {
     attachments: Vec<StagedObject>,
     /// Bytes of encrypted objects.
     len: u64,
-    /// Holds the staging folder until the upload is over.
-    _staging: Staging,
+    /// Which attachments go through resumable uploads.
+    resumable: Vec<bool>,
+    /// Their upload ids, once opened.
+    uploads: Vec<Option<String>>,
+    /// The pending folder that keeps them for `--resume`.
+    pending: Option<Pending>,
+    /// Holds a temporary staging folder until the upload is over.
+    _staging: Option<Staging>,
 }
 
 impl Sealed {
@@ -506,6 +697,11 @@ impl Sealed {
             .part(PART_META, meta)
             .part(document_part, document);
         for (i, object) in self.attachments.iter().enumerate() {
+            if let (true, Some(id)) = (self.resumable[i], &self.uploads[i]) {
+                // A finished resumable upload, named by its id.
+                form = form.part(PART_ATTACHMENT_UPLOAD, Part::text(id.clone()));
+                continue;
+            }
             let file = File::open(&object.path)
                 .map_err(|e| ClientError::io("cannot read the temporary folder", e))?;
             let part = Part::reader_with_length(file, object.len)
@@ -515,6 +711,42 @@ impl Sealed {
             form = form.part(PART_ATTACHMENT, part);
         }
         Ok(form)
+    }
+}
+
+/// The part naming a finished resumable upload (PROTOCOL.md §7.4).
+const PART_ATTACHMENT_UPLOAD: &str = "attachment_upload";
+
+impl Sealed {
+    /// Bytes sent inline in the submission itself.
+    fn inline_len(&self) -> u64 {
+        let uploaded: u64 = self
+            .attachments
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.resumable[*i] && self.uploads[*i].is_some())
+            .map(|(_, o)| o.len)
+            .sum();
+        self.len - uploaded
+    }
+
+    /// Records attachment `i`'s upload id, in the pending state too.
+    fn set_upload(&mut self, i: usize, id: Option<String>) -> Result<(), ClientError> {
+        self.uploads[i] = id.clone();
+        if let Some(p) = &mut self.pending {
+            p.state.attachments[i].upload = id;
+            p.save()?;
+        }
+        Ok(())
+    }
+
+    /// The server confirmed: the pending folder goes, objects and state.
+    fn confirmed(&mut self) {
+        if let Some(p) = self.pending.take() {
+            // A folder that cannot be removed now holds only objects
+            // encrypted to the inspectorate; the next run replaces it.
+            let _ = p.remove();
+        }
     }
 }
 

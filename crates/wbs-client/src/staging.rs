@@ -27,9 +27,12 @@ pub(crate) struct StagedObject {
     pub len: u64,
 }
 
-/// A private temporary folder for encrypted objects.
+/// A private folder for encrypted objects: temporary (removed when
+/// dropped), or the pending folder of a resumable upload
+/// ([`crate::resumable`]), removed once the server confirmed.
 pub(crate) struct Staging {
-    dir: tempfile::TempDir,
+    dir: PathBuf,
+    _temp: Option<tempfile::TempDir>,
     count: usize,
 }
 
@@ -46,7 +49,20 @@ impl Staging {
         let dir = builder
             .tempdir()
             .map_err(|e| ClientError::io("cannot create a private temporary folder", e))?;
-        Ok(Staging { dir, count: 0 })
+        Ok(Staging {
+            dir: dir.path().to_path_buf(),
+            _temp: Some(dir),
+            count: 0,
+        })
+    }
+
+    /// Objects in `dir`, a private folder that outlives this value.
+    pub fn in_dir(dir: &Path) -> Self {
+        Staging {
+            dir: dir.to_path_buf(),
+            _temp: None,
+            count: 0,
+        }
     }
 
     /// Encrypts the file at `source`, zero-padded, to `recipients` and
@@ -67,8 +83,13 @@ impl Staging {
             ),
         };
         self.count += 1;
-        let path = self.dir.path().join(format!("{}.age", self.count));
-        let output = File::create_new(&path)
+        let path = self.dir.join(format!("{}.age", self.count));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let output = options
+            .open(&path)
             .map_err(|e| ClientError::io("cannot write to the temporary folder", e))?;
         let mut hashing = HashingReader {
             inner: input,
@@ -101,6 +122,37 @@ impl Staging {
         };
         Ok((meta, StagedObject { path, len }))
     }
+}
+
+/// What the document says about an attachment (name, type, size, digest
+/// of the bytes sent), computed without encrypting it: a resumed upload
+/// checks that its staged object was made from these bytes.
+pub(crate) fn describe_attachment(
+    file: &PreparedAttachment,
+) -> Result<AttachmentMeta, ClientError> {
+    let source = file.path.as_path();
+    let name = file.report_name()?;
+    let input: Box<dyn Read + '_> = match &file.content {
+        Some(content) => Box::new(&content[..]),
+        None => Box::new(
+            File::open(source)
+                .map_err(|e| ClientError::io(format!("cannot read {}", source.display()), e))?,
+        ),
+    };
+    let mut hashing = HashingReader {
+        inner: input,
+        hasher: Sha256::new(),
+    };
+    let size = io::copy(&mut hashing, &mut io::sink())
+        .map_err(|e| ClientError::io(format!("cannot read {}", source.display()), e))?;
+    let media_type = media_type_for(Path::new(&name)).to_string();
+    Ok(AttachmentMeta {
+        name,
+        media_type,
+        size,
+        sha256: wbs_protocol::hex(&hashing.hasher.finalize()),
+        metadata: file.metadata.clone(),
+    })
 }
 
 /// Looks at each attachment before anything is encrypted: it must be a
@@ -229,7 +281,7 @@ mod tests {
     fn the_staging_folder_is_private_and_removed() {
         use std::os::unix::fs::PermissionsExt;
         let staging = Staging::new().unwrap();
-        let path = staging.dir.path().to_path_buf();
+        let path = staging.dir.clone();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o700);
         drop(staging);

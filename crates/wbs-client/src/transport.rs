@@ -30,6 +30,8 @@ pub const DESK_USER_AGENT: &str = "wbs-desk";
 const MAX_JSON_ANSWER: u64 = 64 << 20;
 /// Largest error body read.
 const MAX_ERROR_BODY: u64 = 64 << 10;
+/// Default of [`ClientOptions::resumable_threshold`]: 8 MiB.
+pub const DEFAULT_RESUMABLE_THRESHOLD: u64 = 8 << 20;
 /// Wait when the server is busy and gives no `Retry-After`.
 const DEFAULT_BUSY_WAIT: Duration = Duration::from_secs(2);
 
@@ -56,6 +58,9 @@ pub struct ClientOptions {
     /// Pause before repeating a request whose connection broke (a fresh Tor
     /// circuit, a restarting server).
     pub retry_pause: Duration,
+    /// Attachments larger than this (bytes, before encryption) go through
+    /// resumable uploads (PROTOCOL.md §7.4) when the server offers them.
+    pub resumable_threshold: u64,
 }
 
 impl Default for ClientOptions {
@@ -68,6 +73,7 @@ impl Default for ClientOptions {
             max_retry_wait: Duration::from_secs(60),
             busy_retries: 3,
             retry_pause: Duration::from_secs(1),
+            resumable_threshold: DEFAULT_RESUMABLE_THRESHOLD,
         }
     }
 }

@@ -83,6 +83,20 @@ pub struct SubmitArgs {
     pub contact: Option<String>,
     #[command(flatten)]
     pub cleaning: Cleaning,
+    #[command(flatten)]
+    pub resuming: Resuming,
+}
+
+/// Going on with an upload that was interrupted.
+#[derive(Debug, Args, Clone, Copy)]
+pub struct Resuming {
+    /// Go on with the large attachments of an earlier run to this server
+    /// that was stopped before the server confirmed: give the same message
+    /// and files again. They are kept, encrypted, in
+    /// $WBS_REPORT_STATE_DIR, else $XDG_STATE_HOME/wbs-report, else
+    /// ~/.local/state/wbs-report, until the server confirms.
+    #[arg(long)]
+    pub resume: bool,
 }
 
 /// What is done with identifying metadata in the attachments.
@@ -130,6 +144,8 @@ pub struct FollowUpArgs {
     pub attachments: Vec<PathBuf>,
     #[command(flatten)]
     pub cleaning: Cleaning,
+    #[command(flatten)]
+    pub resuming: Resuming,
 }
 
 #[cfg(test)]

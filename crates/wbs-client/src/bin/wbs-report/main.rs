@@ -44,7 +44,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let message = read_message(&args.message)?;
             let ask = can_ask(&[args.message.as_os_str() == "-"]);
             let prepared = clean::prepare(&args.attachments, args.cleaning, ask, &note)?;
-            let client = connect(&args.connection)?;
+            let mut client = connect(&args.connection)?;
+            client.set_resume(args.resuming.resume);
             let input = SubmissionInput {
                 message,
                 title: args.title,
@@ -83,7 +84,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let message = read_message(&args.message)?;
             let ask = can_ask(&[args.message.as_os_str() == "-", args.receipt == "-"]);
             let prepared = clean::prepare(&args.attachments, args.cleaning, ask, &note)?;
-            let client = connect(&args.connection)?;
+            let mut client = connect(&args.connection)?;
+            client.set_resume(args.resuming.resume);
             let input = FollowUpInput {
                 message,
                 attachments: Vec::new(),
@@ -119,6 +121,20 @@ fn connect(connection: &Connection) -> Result<Client, Failure> {
         Progress::Waiting { seconds } => {
             note(&format!("the server is busy; trying again in {seconds} s…"))
         }
+        Progress::UploadingFrom { offset, total } if offset > 0 => note(&format!(
+            "resuming the upload at {} of {}…",
+            format_bytes(offset),
+            format_bytes(total)
+        )),
+        Progress::UploadingFrom { total, .. } => note(&format!(
+            "uploading an attachment of {}…",
+            format_bytes(total)
+        )),
+        Progress::Resuming { offset, total } => note(&format!(
+            "the connection broke after {} of {}; resuming…",
+            format_bytes(offset),
+            format_bytes(total)
+        )),
         _ => {}
     });
     Ok(client)
