@@ -1,6 +1,7 @@
 // Shared harness of the browser tests and the screenshot script: a real
 // wbs-server process on 127.0.0.1 (temporary data folder, a fresh age key
-// made with age-keygen, a desk token, low proof of work), the real wbs-desk
+// made with age-keygen, or with `pq` an mlkem768x25519 one made with typage,
+// a desk token, low proof of work), the real wbs-desk
 // and wbs-inspect, and headless Chromium driven by playwright-core.
 //
 // Nothing here stands in for a component. Environment:
@@ -15,6 +16,7 @@ import { tmpdir } from "node:os";
 import { fileURLToPath } from "node:url";
 import { createRequire } from "node:module";
 import { chromium } from "playwright-core";
+import { generateHybridIdentity, identityToRecipient } from "age-encryption";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const WEB = resolve(here, "..", "..");
@@ -69,11 +71,18 @@ export async function startServer(options = {}) {
   }
 }
 
-async function start(tmp, { powDifficulty = 10, limits = {}, demoKey = false }) {
+async function start(tmp, { powDifficulty = 10, limits = {}, demoKey = false, pq = false }) {
   const keysDir = join(tmp, "keys");
   let keyFile = join(tmp, "inspector.key"); // outside the recipients folder
   mkdirSync(keysDir, { recursive: true });
-  if (demoKey) {
+  if (pq) {
+    // A post-quantum deployment (issue 15): an mlkem768x25519 key pair made
+    // by typage, a second implementation beside the server's and wbs-inspect's.
+    const identity = await generateHybridIdentity();
+    const recipient = await identityToRecipient(identity);
+    writeFileSync(keyFile, `# public key: ${recipient}\n${identity}\n`, { mode: 0o600 });
+    writeFileSync(join(keysDir, "test.pub"), `${recipient}\n`);
+  } else if (demoKey) {
     // The repository's demo pair, as `cargo run -p wbs-server` uses it.
     writeFileSync(join(keysDir, "demo-inspectorate.pub"), readFileSync(join(ROOT, "keys", "demo-inspectorate.pub")));
     keyFile = join(ROOT, "keys", "demo-inspectorate.key");
