@@ -157,7 +157,7 @@ impl Keyring {
         &'a self,
         ciphertext: R,
     ) -> Result<impl Read + 'a, DecryptFailure> {
-        let decryptor = age::Decryptor::new(ciphertext).map_err(classify)?;
+        let decryptor = wbs_protocol::envelope::age_decryptor(ciphertext).map_err(classify)?;
         // WBS never encrypts an object with a passphrase; such a file was
         // swapped in.
         if decryptor.is_scrypt() {

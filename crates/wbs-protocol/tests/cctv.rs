@@ -1,7 +1,8 @@
 //! The C2SP CCTV age vectors for the `mlkem768x25519` recipient type
 //! (`testdata/cctv/`, see its SOURCE.md): every one is run, each that must
 //! succeed decrypts to its stated payload, each that must fail fails for its
-//! stated reason.
+//! stated reason. They are read through `envelope::age_decryptor`, the
+//! header reader every WBS program decrypts with.
 
 use std::io::Read;
 use std::path::Path;
@@ -64,7 +65,7 @@ fn parse(name: &str, bytes: &[u8]) -> Vector {
 
 /// Decrypts as far as possible: the plaintext released, and how it ended.
 fn run(v: &Vector) -> (Vec<u8>, Result<(), String>) {
-    let decryptor = match age::Decryptor::new(&v.file[..]) {
+    let decryptor = match wbs_protocol::envelope::age_decryptor(&v.file[..]) {
         Ok(d) => d,
         Err(e) => return (Vec::new(), Err(outcome(&e))),
     };
