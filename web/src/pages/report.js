@@ -7,6 +7,7 @@ import { threadKeyWire } from "../lib/thread.js";
 import { buildReport, encodePadded, DETAIL_FIELDS, MAX_DOCUMENT_LEN } from "../lib/message.js";
 import { encryptBytes, recipientOf, isPqDeployment } from "../lib/envelope.js";
 import { ApiError } from "../lib/api.js";
+import { uploadLarge, appendAttachment } from "../lib/upload.js";
 import {
   UserError,
   showError,
@@ -141,13 +142,16 @@ export function initReport(config) {
     progress.set("encrypt", 1);
     checkRequestSize(config.limits, [{ size: report.length }, ...encrypted.map((e) => ({ size: e.blob.size }))]);
 
+    // Large attachments first, each in parts that survive a lost connection
+    // (PROTOCOL.md §7.4); the submission then names them.
+    await uploadLarge(encrypted, config, progress);
     const send = async (pow) => {
       const meta = { lookup, reply_recipient: replyRecipient };
       if (pow) meta.pow = pow.pow;
       const fd = new FormData();
       fd.append("meta", JSON.stringify(meta));
       fd.append("report", new Blob([report], { type: "application/octet-stream" }), "report.age");
-      for (const e of encrypted) fd.append("attachment", e.blob, "attachment.age");
+      for (const e of encrypted) appendAttachment(fd, e);
       return upload("/api/v1/submissions", fd, progress);
     };
 

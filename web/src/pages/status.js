@@ -15,6 +15,7 @@ import { encryptBytes, decryptText, recipientOf } from "../lib/envelope.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { bytesToHex } from "@noble/hashes/utils.js";
 import { postStatus } from "../lib/api.js";
+import { uploadLarge, appendAttachment } from "../lib/upload.js";
 import {
   UserError,
   showError,
@@ -305,13 +306,15 @@ export function initStatus(config) {
       }
       progress.set("encrypt", 1);
       checkRequestSize(config.limits, [{ size: message.length }, ...encrypted.map((x) => ({ size: x.blob.size }))]);
+      // Large attachments first, in parts that survive a lost connection.
+      await uploadLarge(encrypted, config, progress);
       const send = (pow) => {
         const meta = { lookup };
         if (pow) meta.pow = pow.pow;
         const fd = new FormData();
         fd.append("meta", JSON.stringify(meta));
         fd.append("message", new Blob([message], { type: "application/octet-stream" }), "message.age");
-        for (const x of encrypted) fd.append("attachment", x.blob, "attachment.age");
+        for (const x of encrypted) appendAttachment(fd, x);
         return upload("/api/v1/followups", fd, progress);
       };
       await sendWithPow(send, powTask, config, progress);
