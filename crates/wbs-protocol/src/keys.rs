@@ -183,7 +183,10 @@ impl FromStr for Identity {
     /// Parses either kind; the error never repeats the input.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if s.len() > 19 && s[..19].eq_ignore_ascii_case("AGE-SECRET-KEY-PQ-1") {
+        // `get`, not slicing: the input may split a character at byte 19.
+        if s.get(..19)
+            .is_some_and(|p| p.eq_ignore_ascii_case("AGE-SECRET-KEY-PQ-1"))
+        {
             s.parse::<pq::Identity>()
                 .map(|i| Identity::PostQuantum(Box::new(i)))
                 .map_err(|_| "not a valid post-quantum age identity (AGE-SECRET-KEY-PQ-1…)")
@@ -412,6 +415,11 @@ mod tests {
         typo.truncate(typo.len() - 3);
         let err = typo.parse::<Identity>().err().unwrap();
         assert!(!err.contains(&typo[20..]));
+        // Text from a damaged file, a character across byte 19: an error,
+        // never a panic.
+        for text in ["AGE-SECRET-KEY-PQ-é1", "AGE-SECRET-KEY-PQé", "ééééééééééé"] {
+            assert!(text.parse::<Identity>().is_err(), "{text}");
+        }
     }
 
     #[test]
