@@ -32,7 +32,10 @@ fuzz_target!(|data: &[u8]| {
     // decapsulation) the first 1,120 bytes as a canonical argument.
     let (arg, body) = if mode & 1 == 0 {
         let cut = rest.len().min(pq::ENC_B64_LEN);
-        (String::from_utf8_lossy(&rest[..cut]).into_owned(), &rest[cut..])
+        (
+            String::from_utf8_lossy(&rest[..cut]).into_owned(),
+            &rest[cut..],
+        )
     } else {
         let cut = rest.len().min(pq::ENC_LEN);
         (
