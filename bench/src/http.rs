@@ -21,9 +21,19 @@ pub struct Response {
     pub body: Vec<u8>,
     /// Length of the body in bytes.
     pub body_len: u64,
+    /// The headers, names in lower case.
+    pub headers: Vec<(String, String)>,
 }
 
 impl Response {
+    /// The first value of header `name` (lower case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The body as text, for error messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
@@ -222,7 +232,10 @@ fn read_response(
         Some(w) => w,
         None => &mut body,
     };
-    let body_len = if chunked {
+    let body_len = if status == 204 || status == 304 {
+        // No body, whatever the headers say.
+        0
+    } else if chunked {
         read_chunked(s, &mut sink)?
     } else if let Some(n) = length {
         let copied = io::copy(&mut s.by_ref().take(n), &mut sink)?;
@@ -238,6 +251,7 @@ fn read_response(
                 status,
                 body,
                 body_len: n,
+                headers,
             },
             false,
         ));
@@ -247,6 +261,7 @@ fn read_response(
             status,
             body,
             body_len,
+            headers,
         },
         keep_alive,
     ))

@@ -223,6 +223,33 @@ pub fn submission_with_attachment(
     (before, after)
 }
 
+/// A submission whose one attachment is a finished resumable upload,
+/// named by its id (docs/PROTOCOL.md §7.4).
+pub fn submission_naming_upload(
+    boundary: &str,
+    meta: &[u8],
+    report: &[u8],
+    upload: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(report.len() + meta.len() + 512);
+    part_head(&mut out, boundary, PART_META, None, "application/json");
+    out.extend_from_slice(meta);
+    out.extend_from_slice(b"\r\n");
+    part_head(
+        &mut out,
+        boundary,
+        PART_REPORT,
+        Some("report.age"),
+        "application/octet-stream",
+    );
+    out.extend_from_slice(report);
+    out.extend_from_slice(b"\r\n");
+    part_head(&mut out, boundary, "attachment_upload", None, "text/plain");
+    out.extend_from_slice(upload.as_bytes());
+    out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    out
+}
+
 /// Plaintext that does not compress and costs nothing to make: a 1 MiB
 /// block of seeded random bytes, repeated.
 struct Evidence {

@@ -50,6 +50,9 @@ pub struct Traffic {
     pub load_avg: (f64, f64),
 }
 
+/// How many times the resumable upload of the large scenario breaks.
+pub const RESUMABLE_BREAKS: u64 = 3;
+
 /// One large attachment. Each step runs several times (alternating with
 /// its baseline, so both see the same machine); the figures are medians.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
@@ -64,6 +67,14 @@ pub struct Large {
     pub ingest_seconds: Vec<f64>,
     /// Server memory during the ingests: the highest peak.
     pub ingest_memory: Memory,
+    /// The same object through a resumable upload whose connection breaks
+    /// [`RESUMABLE_BREAKS`] times, resumed after `HEAD`, then named by a
+    /// submission: seconds to its 201, each run.
+    #[serde(default)]
+    pub resumable_seconds: Vec<f64>,
+    /// Server memory during the resumable uploads: the highest peak.
+    #[serde(default)]
+    pub resumable_memory: Memory,
     /// Export bundle download, seconds.
     pub export_seconds: f64,
     /// Export bundle size.
@@ -108,6 +119,11 @@ impl Large {
     /// The upload: median seconds.
     pub fn ingest(&self) -> f64 {
         median(&self.ingest_seconds)
+    }
+
+    /// The resumed upload: median seconds.
+    pub fn resumable(&self) -> f64 {
+        median(&self.resumable_seconds)
     }
 
     /// `wbs-inspect open`: median seconds.
@@ -298,6 +314,13 @@ pub fn check_targets(r: &Results) -> Vec<TargetCheck> {
         (
             format!("server peak RSS, {} ingest", size_label(l.attachment_bytes)),
             l.ingest_memory,
+        ),
+        (
+            format!(
+                "server peak RSS, {} upload resumed {RESUMABLE_BREAKS} times",
+                size_label(l.attachment_bytes)
+            ),
+            l.resumable_memory,
         ),
         (
             format!(

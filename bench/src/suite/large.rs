@@ -10,6 +10,7 @@
 //! than the difference being measured.
 
 use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -18,13 +19,13 @@ use wbs_protocol::padding::padme;
 
 use super::{download_export, opened_cases, remove_dir, say, Bins, Sizes};
 use crate::error::{Context, Error, Result};
-use crate::http::{request_head, Connection};
+use crate::http::{request_bytes, request_head, Connection};
 use crate::machine::load_average;
 use crate::payload::{
     boundary, encrypt_attachment, meta_json, multipart_type, small_submission,
-    submission_with_attachment, InspectorKey,
+    submission_naming_upload, submission_with_attachment, InspectorKey,
 };
-use crate::results::{kib_to_mib, mib, size_label, Large};
+use crate::results::{kib_to_mib, mib, size_label, Large, RESUMABLE_BREAKS};
 use crate::server::{Memory, ServerProcess};
 use crate::tools::{dd_copy, measure, sync_all, timed};
 
@@ -77,6 +78,134 @@ fn upload(
         )));
     }
     Ok(seconds)
+}
+
+/// The same object through a resumable upload (docs/PROTOCOL.md §7.4):
+/// opened, then sent over connections that break [`RESUMABLE_BREAKS`]
+/// times (each PATCH announces the whole rest, and its connection is
+/// dropped part way), each time resumed from the offset `HEAD` gives, and
+/// finally named by a submission. Returns seconds from the opening to the
+/// 201.
+fn resumable_upload(
+    server: &ServerProcess,
+    key: &InspectorKey,
+    attachment: wbs_protocol::message::AttachmentMeta,
+    object: &Path,
+) -> Result<f64> {
+    let addr = server.addr;
+    let len = std::fs::metadata(object)?.len();
+    let submission = small_submission(&key.recipient, &key.new_code(), vec![attachment])?;
+    let mut conn = Connection::new(addr, Duration::from_secs(600));
+    let started = Instant::now();
+    let open = request_bytes(
+        "POST",
+        "/api/v1/uploads",
+        &addr,
+        &[("Content-Type", "application/json")],
+        format!("{{\"length\":{len}}}").as_bytes(),
+    );
+    let r = conn.send(&open).context("opening the upload")?;
+    if r.status != 201 {
+        return Err(Error(format!(
+            "opening answered {}: {}",
+            r.status,
+            r.text()
+        )));
+    }
+    let opened: serde_json::Value =
+        serde_json::from_slice(&r.body).map_err(|e| Error(e.to_string()))?;
+    let id = opened["upload"]
+        .as_str()
+        .ok_or("no upload id in the answer")?
+        .to_string();
+    let path = format!("/api/v1/uploads/{id}");
+    let offset_of = |r: &crate::http::Response| -> Result<u64> {
+        r.header("upload-offset")
+            .and_then(|v| v.trim().parse().ok())
+            .ok_or_else(|| Error(format!("no Upload-Offset in a {} answer", r.status)))
+    };
+    let mut file = File::open(object)?;
+    let mut offset = 0u64;
+    for k in 1..=RESUMABLE_BREAKS {
+        // A connection that breaks once the object is k/(breaks+1) through.
+        let cut = len * k / (RESUMABLE_BREAKS + 1);
+        let offset_header = offset.to_string();
+        let head = request_head(
+            "PATCH",
+            &path,
+            &addr,
+            &[
+                ("Upload-Offset", &offset_header),
+                ("Content-Type", "application/partial-upload"),
+            ],
+            len - offset,
+        );
+        {
+            let mut s = std::net::TcpStream::connect(addr)?;
+            s.write_all(&head)?;
+            file.seek(SeekFrom::Start(offset))?;
+            std::io::copy(&mut (&mut file).take(cut - offset), &mut s)?;
+            let _ = s.shutdown(std::net::Shutdown::Both);
+        }
+        let r = conn
+            .send(&request_bytes("HEAD", &path, &addr, &[], b""))
+            .context("asking the offset")?;
+        // What arrived before the break is kept; what was still on its way
+        // when `HEAD` stopped the broken request is sent again.
+        let held = offset_of(&r)?;
+        if held < offset || held > cut {
+            return Err(Error(format!(
+                "the server held {held} bytes after a break at {cut} (before: {offset})"
+            )));
+        }
+        offset = held;
+    }
+    let offset_header = offset.to_string();
+    let head = request_head(
+        "PATCH",
+        &path,
+        &addr,
+        &[
+            ("Upload-Offset", &offset_header),
+            ("Content-Type", "application/partial-upload"),
+        ],
+        len - offset,
+    );
+    file.seek(SeekFrom::Start(offset))?;
+    let r = conn
+        .send_file(&head, &mut file, b"")
+        .context("sending the rest")?;
+    if r.status != 204 || r.header("upload-complete") != Some("?1") {
+        return Err(Error(format!(
+            "the last part answered {}: {}",
+            r.status,
+            r.text()
+        )));
+    }
+    let boundary = boundary();
+    let body = submission_naming_upload(
+        &boundary,
+        &meta_json(&submission.lookup, &submission.reply_recipient),
+        &submission.report,
+        &id,
+    );
+    let r = conn
+        .send(&request_bytes(
+            "POST",
+            "/api/v1/submissions",
+            &addr,
+            &[("Content-Type", &multipart_type(&boundary))],
+            &body,
+        ))
+        .context("naming the upload")?;
+    if r.status != 201 {
+        return Err(Error(format!(
+            "the submission answered {}: {}",
+            r.status,
+            r.text()
+        )));
+    }
+    Ok(started.elapsed().as_secs_f64())
 }
 
 fn higher(a: Memory, b: Memory) -> Memory {
@@ -142,6 +271,21 @@ pub fn run(bins: &Bins, work: &Path, key: &InspectorKey, sizes: &Sizes) -> Resul
             ));
             sync_all();
         }
+        // After the export, which must hold the one case above.
+        let dd = plain_copy(&object, &dir)?;
+        server.reset_peak();
+        let resumed = resumable_upload(&server, key, meta.clone(), &object)?;
+        large.resumable_seconds.push(resumed);
+        let memory = server.memory()?;
+        large.resumable_memory = higher(large.resumable_memory, memory);
+        say(format!(
+            "plain copy {:.0} MiB/s; resumable upload broken {RESUMABLE_BREAKS} times {:.0} MiB/s, server peak RSS {:.1} MiB",
+            rate(dd),
+            rate(resumed),
+            kib_to_mib(memory.peak_kib)
+        ));
+        large.dd_seconds.push(dd);
+        sync_all();
     }
     server.stop()?;
     remove_dir(&dir.join("server"));
