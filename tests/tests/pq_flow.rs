@@ -280,6 +280,64 @@ fn a_post_quantum_deployment_from_report_to_verified_reply() {
     assert_eq!(body["error"]["code"], "invalid_recipient", "{body}");
 }
 
+/// Posts a submission: `report` as the report part.
+fn submit_raw(
+    server: &TestServer,
+    reply_recipient: &str,
+    report: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let code = ReceiptCode::generate_long();
+    let meta = serde_json::json!({
+        "lookup": code.lookup_key().to_base64url(),
+        "reply_recipient": reply_recipient,
+    })
+    .to_string();
+    let form = reqwest::blocking::multipart::Form::new()
+        .part(
+            "meta",
+            reqwest::blocking::multipart::Part::text(meta)
+                .mime_str("application/json")
+                .unwrap(),
+        )
+        .part(
+            "report",
+            reqwest::blocking::multipart::Part::bytes(report)
+                .file_name("report.age")
+                .mime_str("application/octet-stream")
+                .unwrap(),
+        );
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{}/api/v1/submissions", server.url))
+        .multipart(form)
+        .send()
+        .unwrap();
+    let status = answer.status().as_u16();
+    (status, answer.json().unwrap_or(serde_json::Value::Null))
+}
+
+#[test]
+fn a_post_quantum_server_takes_only_post_quantum_objects() {
+    let mut server = TestServer::start(ServerOptions::default());
+    let air_gap = tempfile::tempdir().unwrap();
+    let (_, _, recipient) = switch_to_pq(&mut server, air_gap.path());
+    let reply = ReceiptCode::generate_long().case_reply_recipient();
+    let pq: wbs_protocol::keys::Recipient = recipient.parse().unwrap();
+    let classic = age::x25519::Identity::generate().to_public();
+
+    // Encrypted to a classic key: refused by the object check, nothing stored.
+    let wrong = wbs_protocol::envelope::encrypt_document(&[classic], b"{}").unwrap();
+    let (status, body) = submit_raw(&server, &reply, wrong);
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["code"], "invalid_object", "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("mlkem768x25519"), "{message}");
+
+    // The same document to the post-quantum key is stored.
+    let right = wbs_protocol::envelope::encrypt_document(&[pq], b"{}").unwrap();
+    let (status, body) = submit_raw(&server, &reply, right);
+    assert_eq!(status, 201, "{body}");
+}
+
 #[test]
 fn a_mixed_recipient_folder_keeps_the_server_from_starting() {
     let mut server = TestServer::start(ServerOptions::default());
