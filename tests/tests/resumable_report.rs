@@ -302,3 +302,28 @@ fn a_stopped_run_goes_on_with_resume() {
         "the decrypted attachment differs from the original"
     );
 }
+
+#[test]
+fn a_full_staging_area_sends_the_attachment_inline() {
+    // No room for an upload of this size: 507 staging_full, and the
+    // attachment goes in the submission itself, as before.
+    let server = TestServer::start(ServerOptions {
+        extra_config: "[uploads]\nstaging_quota_bytes = 1048576\n".into(),
+        ..Default::default()
+    });
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path();
+    let data = noise(9 * MIB, 0xabc);
+    std::fs::write(w.join("foto.bin"), &data).unwrap();
+    std::fs::write(w.join("laporan.txt"), "Foto kejadian.").unwrap();
+    let state = w.join("state");
+    let proxy = Proxy::start(server.url.trim_start_matches("http://"), vec![]);
+    run_ok(&mut report_command(
+        &proxy,
+        &state,
+        &w.join("laporan.txt"),
+        &w.join("foto.bin"),
+    ));
+    assert!(pending_dirs(&state).is_empty());
+    assert!(pulled_attachment(&server, w, "foto.bin") == data);
+}

@@ -606,9 +606,10 @@ impl Client {
                             self.proof_of_work(config)
                         })?;
                         let Some(id) = opened else {
-                            // No resumable uploads on this server.
-                            sealed.resumable.iter_mut().for_each(|r| *r = false);
-                            return Ok(());
+                            // No resumable uploads on this server, or no
+                            // room for one now: this one goes inline.
+                            sealed.resumable[i] = false;
+                            break;
                         };
                         sealed.set_upload(i, Some(id.clone()))?;
                         id

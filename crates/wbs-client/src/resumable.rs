@@ -222,7 +222,8 @@ fn id_is_sane(id: &str) -> bool {
 }
 
 /// Opens an upload of `len` bytes; `None` when the server has no resumable
-/// uploads (an older server: 404 or 405), so the object goes inline.
+/// uploads (an older server: 404 or 405) or no room for one now (507
+/// `staging_full`), so the object goes inline, as a one-shot upload.
 pub(crate) fn open_upload(
     http: &Http,
     len: u64,
@@ -233,7 +234,10 @@ pub(crate) fn open_upload(
         Ok(http.request(Method::POST, "api/v1/uploads").json(&body))
     })?;
     let status = sent.response.status();
-    if status == StatusCode::NOT_FOUND || status == StatusCode::METHOD_NOT_ALLOWED {
+    if status == StatusCode::NOT_FOUND
+        || status == StatusCode::METHOD_NOT_ALLOWED
+        || status == StatusCode::INSUFFICIENT_STORAGE
+    {
         return Ok(None);
     }
     let opened: Opened = read_json(sent.success()?)?;

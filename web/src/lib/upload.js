@@ -84,7 +84,9 @@ async function open(size, config, progress) {
       if (typeof id !== "string" || !/^[A-Za-z0-9_-]{43}$/.test(id)) throw new ApiError(xhr.status, "bad_response", "");
       return id;
     }
-    if (xhr.status === 404 || xhr.status === 405) return null;
+    // An older server (404, 405), or no room for an upload now (507
+    // staging_full): the attachment goes inline, as a one-shot upload.
+    if (xhr.status === 404 || xhr.status === 405 || xhr.status === 507) return null;
     const err = errorOf(xhr);
     // A challenge that went stale while the file was encrypted: once more.
     if (tries === 0 && /^pow_/.test(err.code)) continue;
@@ -223,7 +225,7 @@ export async function uploadLarge(encrypted, config, progress) {
         show();
       },
     });
-    if (id === null) return; // an older server: everything goes inline
+    if (id === null) continue; // this one goes inline
     e.uploadId = id;
     uploaded.set(e.blob, id);
     before += e.blob.size;
