@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use wbs_protocol::bundle::tar_safe::{append_file, read_entries, read_manifest, VerifyingReader};
 use wbs_protocol::bundle::{BundleError, Limits};
 use wbs_store::{
-    ObjectRecord, Restore, SledStore, Store, StoreError, StoreRecords, StoreSnapshot,
+    MetaStore, ObjectRecord, Restore, SledStore, Store, StoreError, StoreRecords, StoreSnapshot,
     FORMAT_VERSION, RECORDS_FORMAT,
 };
 
@@ -237,7 +237,7 @@ pub fn verify(
 /// hash to the recorded SHA-256. The tar writer reads exactly `size` bytes
 /// and never asks for the end of the file, so the check cannot wait for it.
 struct CheckedBlob {
-    file: std::fs::File,
+    file: wbs_store::BlobReader,
     hasher: Sha256,
     left: u64,
     expected: [u8; 32],
@@ -247,9 +247,21 @@ impl Read for CheckedBlob {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let cap = buf.len().min(self.left.min(usize::MAX as u64) as usize);
         let n = self.file.read(&mut buf[..cap])?;
+        if n == 0 && cap > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "is shorter than its recorded size: the stored copy is damaged",
+            ));
+        }
         self.hasher.update(&buf[..n]);
         self.left -= n as u64;
         if self.left == 0 && n > 0 {
+            if self.file.read(&mut [0u8; 1])? != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "is longer than its recorded size: the stored copy is damaged",
+                ));
+            }
             let got: [u8; 32] = self.hasher.clone().finalize().into();
             if got != self.expected {
                 return Err(io::Error::new(
@@ -327,16 +339,6 @@ pub fn write_backup(
             }
             e => format!("cannot read {what}: {e}"),
         })?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot read {what}: {e}"))?
-            .len();
-        if len != o.size {
-            return Err(format!(
-                "{what} is {len} bytes but {} were stored: damaged; run `wbs-server verify`",
-                o.size
-            ));
-        }
         let blob = CheckedBlob {
             file,
             hasher: Sha256::new(),
@@ -699,6 +701,7 @@ pub fn restore_command(file: &Path, data: &Path) -> Result<BackupManifest, Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wbs_store::{BlobStore, TokenName};
 
     const DAY: &str = "2024-05-01";
 
@@ -715,10 +718,12 @@ mod tests {
             }
             let report = blobs.remove(0);
             store
-                .create_case([n; 32], "age1recipient", DAY, report, blobs)
+                .create_case([n; 32], "age1recipient", DAY.parse().unwrap(), report, blobs)
                 .unwrap();
         }
-        store.add_token("siti", [9; 32]).unwrap();
+        store
+            .add_token(&TokenName::parse("siti").unwrap(), [9; 32], None)
+            .unwrap();
         store
     }
 

@@ -80,7 +80,7 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
         );
     }
     let last_pull = handlers::overview::last_export_in(
-        &wbs_store::Store::audit_log(&store)
+        &wbs_store::MetaStore::all_audit(&store)
             .map_err(|e| format!("cannot read the audit log: {e}"))?,
     );
     let mut state = AppState::new(settings, Arc::new(store), recipients, demo);

@@ -19,14 +19,14 @@ pub fn sweep(
     if days == 0 {
         return Ok(deleted);
     }
-    for case in store.list_cases()? {
+    for case in store.all_cases()? {
         if !case.status.is_closed() {
             continue;
         }
         let last = case
             .history
             .last()
-            .and_then(|(_, on)| wbs_protocol::date::unix_days_from_date(on))
+            .map(|(_, on)| on.unix_days())
             .unwrap_or(today);
         if today - last >= i64::from(days) {
             store.delete_case(&case.id)?;
@@ -40,7 +40,7 @@ pub fn sweep(
                     wbs_protocol::date::date_from_unix_days(last)
                 ),
             )?;
-            deleted.push(case.id);
+            deleted.push(case.id.into());
         }
     }
     Ok(deleted)

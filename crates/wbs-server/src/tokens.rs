@@ -25,7 +25,7 @@ use std::path::Path;
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
-use wbs_store::{SledStore, Store, StoreError, TokenInfo};
+use wbs_store::{SledStore, Store, StoreError, TokenInfo, TokenName};
 use zeroize::Zeroizing;
 
 /// What to do with tokens; the same in the CLI and on the control socket.
@@ -255,8 +255,9 @@ impl TokenOp {
         let durable = |r: Result<(), StoreError>| r.and_then(|()| store.flush());
         match self {
             TokenOp::Add { name, hash, totp } => {
+                let name = &TokenName::parse(name).map_err(|e| e.to_string())?;
                 store
-                    .add_token_with_totp(name, *hash, totp.clone())
+                    .add_token(name, *hash, totp.clone())
                     .map_err(|e| e.to_string())?;
                 let action = if totp.is_some() {
                     "token_add_totp"
@@ -267,6 +268,7 @@ impl TokenOp {
                 Ok(Vec::new())
             }
             TokenOp::Totp { name, hash, totp } => {
+                let name = &TokenName::parse(name).map_err(|e| e.to_string())?;
                 store
                     .set_token_totp(name, *hash, totp.clone())
                     .map_err(|e| match e {
@@ -285,6 +287,7 @@ impl TokenOp {
             }
             TokenOp::List => store.list_tokens().map_err(|e| e.to_string()),
             TokenOp::Revoke { name } => {
+                let name = &TokenName::parse(name).map_err(|e| e.to_string())?;
                 store.revoke_token(name).map_err(|e| match e {
                     StoreError::NotFound => format!("no token named {name:?}"),
                     other => other.to_string(),
@@ -341,6 +344,7 @@ pub fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wbs_store::MetaStore;
 
     #[test]
     fn request_lines_round_trip() {
@@ -564,7 +568,7 @@ mod tests {
         }
         check_login(&store, false, &token, Some(&second.code_at(now)), now).unwrap();
         let log: Vec<String> = store
-            .audit_log()
+            .all_audit()
             .unwrap()
             .into_iter()
             .map(|e| e.action)

@@ -77,18 +77,27 @@ mod error;
 mod group_sync;
 mod ids;
 mod layout;
+mod location;
+mod pg;
 mod records;
 mod sled_store;
 mod store;
+pub mod testing;
+mod types;
 
-pub use blob::{BlobSink, StagedBlob};
-pub use dump::{AppliedEntry, CaseEntry, StoreRecords, StoreSnapshot, TokenEntry, RECORDS_FORMAT};
+pub use blob::{BlobSink, BlobWrite, StagedBlob};
+pub use dump::{
+    AppliedEntry, BlobOpener, CaseEntry, StoreRecords, StoreSnapshot, TokenEntry, RECORDS_FORMAT,
+};
 pub use error::StoreError;
-pub use ids::{is_blob_id, is_case_id, BlobId, CaseId, BLOB_ID_LEN, CASE_ID_LEN};
+pub use ids::{is_blob_id, is_case_id, BLOB_ID_LEN, CASE_ID_LEN};
 pub use layout::{FORMAT_VERSION, MARKER_FILE};
+pub use location::{open, open_existing, redact, restore, RestoreTarget, StoreLocation};
+pub use pg::{PgRestore, PgStore};
 pub use records::{
     AuditEntry, CaseRecord, DigestState, ImportItem, ObjectKind, ObjectRecord, ReplyRecord,
-    TokenAuth, TokenInfo, TotpRecord,
+    SessionRecord, TokenAuth, TokenInfo, TotpRecord,
 };
 pub use sled_store::{Restore, SledStore};
-pub use store::Store;
+pub use store::{BlobReader, BlobStore, MetaStore, Store, MAX_PAGE};
+pub use types::{is_token_name, BlobId, CaseId, Day, TokenName};

@@ -658,6 +658,7 @@ async fn login(
                 let who = app
                     .with_store(move |s| Ok(s.token_name(&hash)?))
                     .await?
+                    .map(String::from)
                     .unwrap_or_default();
                 if !who.is_empty() {
                     actor.clone_from(&who);
