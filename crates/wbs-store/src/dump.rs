@@ -44,7 +44,8 @@ pub struct StoreRecords {
     pub last_seq: u64,
     /// The highest audit entry number ever handed out.
     pub last_audit_seq: u64,
-    /// Every case with the lookup hash it is indexed under.
+    /// Every case with the lookup hash it is indexed under, oldest first
+    /// (by `first_seq`).
     pub cases: Vec<CaseEntry>,
     /// Every object, ascending by `seq`.
     pub objects: Vec<ObjectRecord>,

@@ -92,6 +92,8 @@ impl SledStore {
                 case: stored.case,
             });
         }
+        // In order of arrival, as every backend lists them.
+        records.cases.sort_unstable_by_key(|c| c.case.first_seq);
         for value in t.objects.iter().values() {
             records.objects.push(from_json(&value?, "objects")?);
         }

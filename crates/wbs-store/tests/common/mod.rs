@@ -62,6 +62,12 @@ impl AsStore for SledStore {
     }
 }
 
+impl AsStore for wbs_store::PgStore {
+    fn as_store(&self) -> &dyn Store {
+        self
+    }
+}
+
 enum Kind {
     Sled(tempfile::TempDir),
     Postgres(wbs_store::testing::TestDb),

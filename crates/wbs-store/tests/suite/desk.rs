@@ -132,3 +132,134 @@ fn racing_spends_of_one_challenge_have_exactly_one_winner() {
         .count();
     assert_eq!(wins, 1);
 }
+
+fn session(name: &str, token: u8, now: u64) -> wbs_store::SessionRecord {
+    wbs_store::SessionRecord {
+        name: tn(name),
+        token_hash: [token; 32],
+        csrf: [token ^ 0xff; 32],
+        idle_until: now + 600,
+        expires_at: now + 3600,
+    }
+}
+
+#[test]
+fn a_session_is_found_by_its_hash_until_it_idles_or_expires() {
+    let mut store = backend();
+    let now = 1_000_000;
+    assert!(store
+        .session_create([1; 32], &session("siti", 1, now), now, 3, 100)
+        .unwrap());
+    let found = store.session_get(&[1; 32], now + 1).unwrap().unwrap();
+    assert_eq!(found, session("siti", 1, now));
+    assert_eq!(store.session_get(&[2; 32], now).unwrap(), None);
+    // Sessions survive a restart (and, on PostgreSQL, are seen by every
+    // instance).
+    store.reopen();
+    // A use moves the idle expiry, never past the absolute one.
+    store.session_touch(&[1; 32], now + 500, 600).unwrap();
+    assert!(store.session_get(&[1; 32], now + 1000).unwrap().is_some());
+    for t in (1000..=3500).step_by(500) {
+        store.session_touch(&[1; 32], now + t, 600).unwrap();
+    }
+    let s = store.session_get(&[1; 32], now + 3500).unwrap().unwrap();
+    assert_eq!(s.idle_until, now + 3600);
+    assert_eq!(store.session_get(&[1; 32], now + 3600).unwrap(), None);
+    // Gone for good, even for an earlier clock.
+    assert_eq!(store.session_get(&[1; 32], now).unwrap(), None);
+
+    assert!(store
+        .session_create([3; 32], &session("budi", 2, now), now, 3, 100)
+        .unwrap());
+    assert_eq!(
+        store.session_get(&[3; 32], now + 601).unwrap(),
+        None,
+        "idle"
+    );
+    assert!(store
+        .session_create([4; 32], &session("budi", 2, now), now, 3, 100)
+        .unwrap());
+    store.session_delete(&[4; 32]).unwrap();
+    assert_eq!(store.session_get(&[4; 32], now).unwrap(), None);
+}
+
+#[test]
+fn sessions_are_capped_per_name_and_in_all_and_end_with_their_token() {
+    let store = backend();
+    let now = 2_000_000;
+    store.add_token(&tn("siti"), [1; 32], None).unwrap();
+    for i in 0..3u8 {
+        let mut s = session("siti", 1, now);
+        s.expires_at += u64::from(i);
+        assert!(store.session_create([i; 32], &s, now, 2, 4).unwrap());
+    }
+    // Two per name: the oldest went.
+    assert_eq!(store.session_get(&[0; 32], now).unwrap(), None);
+    assert!(store.session_get(&[1; 32], now).unwrap().is_some());
+    assert!(store.session_get(&[2; 32], now).unwrap().is_some());
+    assert!(store
+        .session_create([10; 32], &session("budi", 9, now), now, 2, 4)
+        .unwrap());
+    assert!(store
+        .session_create([11; 32], &session("dewi", 8, now), now, 2, 4)
+        .unwrap());
+    // Four in all: a fifth name is refused, and nothing is evicted for it.
+    assert!(!store
+        .session_create([12; 32], &session("eko", 7, now), now, 2, 4)
+        .unwrap());
+    assert_eq!(store.session_get(&[12; 32], now).unwrap(), None);
+    assert!(store.session_get(&[11; 32], now).unwrap().is_some());
+    // Expired sessions make room.
+    assert!(store
+        .session_create([12; 32], &session("eko", 7, now + 700), now + 700, 2, 4)
+        .unwrap());
+    // Revoking a token ends its sessions.
+    let now = now + 700;
+    assert!(store
+        .session_create([20; 32], &session("siti", 1, now), now, 2, 4)
+        .unwrap());
+    store.revoke_token(&tn("siti")).unwrap();
+    assert_eq!(store.session_get(&[20; 32], now).unwrap(), None);
+}
+
+#[test]
+fn a_lease_has_one_holder_until_it_runs_out() {
+    let store = backend();
+    let now = 5_000;
+    assert!(store.try_lease("retention", "a", 60, now).unwrap());
+    assert!(!store.try_lease("retention", "b", 60, now + 10).unwrap());
+    // Its holder renews it; other leases are independent.
+    assert!(store.try_lease("retention", "a", 60, now + 30).unwrap());
+    assert!(store.try_lease("digest", "b", 60, now + 30).unwrap());
+    assert!(!store.try_lease("retention", "b", 60, now + 89).unwrap());
+    // Run out: anyone may take it.
+    assert!(store.try_lease("retention", "b", 60, now + 90).unwrap());
+    assert!(!store.try_lease("retention", "a", 60, now + 91).unwrap());
+}
+
+#[test]
+fn racing_instances_take_a_lease_once() {
+    let store = Arc::new(backend());
+    const RACERS: usize = 8;
+    let barrier = Arc::new(Barrier::new(RACERS));
+    let wins = (0..RACERS)
+        .map(|i| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            thread::spawn(move || {
+                let own = store.another_instance();
+                let s: &dyn wbs_store::Store = match &own {
+                    Some(own) => &**own,
+                    None => &**store,
+                };
+                barrier.wait();
+                s.try_lease("retention", &format!("instance-{i}"), 60, 100)
+                    .unwrap()
+            })
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|h| h.join().unwrap())
+        .filter(|&won| won)
+        .count();
+    assert_eq!(wins, 1);
+}
