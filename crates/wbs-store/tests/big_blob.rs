@@ -18,7 +18,7 @@ mod common;
 use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
-use wbs_store::{BlobStore, Store};
+use wbs_store::Store;
 
 /// The most the peak resident set may grow while a blob is written and
 /// read back, whatever its size.
