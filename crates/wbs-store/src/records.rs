@@ -41,7 +41,7 @@ pub enum ObjectKind {
 }
 
 /// One encrypted object, as listed for export. `seq` is its place in the
-/// export order (see [`Store::objects_since`](crate::Store::objects_since)).
+/// export order (see [`MetaStore::objects_since`](crate::MetaStore::objects_since)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     /// Export sequence number, unique and increasing in commit order.
