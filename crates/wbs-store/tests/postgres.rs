@@ -120,6 +120,58 @@ fn an_abandoned_upload_leaves_no_chunk() {
     new_case(&store, 1, 0);
 }
 
+/// A slow upload (a reporter on Tor) holds no database connection and no
+/// open transaction between its chunks: more uploads in flight than the
+/// pool has connections leave the store answering.
+#[test]
+fn uploads_in_flight_hold_no_connection_between_chunks() {
+    let db = TestDb::new();
+    let store = pg(&db);
+    let mut sinks: Vec<_> = (0..40)
+        .map(|_| {
+            let mut sink = store.blob_sink().unwrap();
+            sink.write_all(&pattern(256 * 1024 + 10)).unwrap();
+            sink
+        })
+        .collect();
+    let started = std::time::Instant::now();
+    let case = new_case(&store, 1, 0);
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(
+        db.count(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND xact_start IS NOT NULL \
+             AND pid <> pg_backend_pid()"
+        ),
+        0,
+        "a transaction stays open between chunks"
+    );
+    // An incomplete blob can be neither read nor attached to a case.
+    let mut client = postgres::Client::connect(db.url(), postgres::NoTls).unwrap();
+    let row = client
+        .query_one("SELECT id FROM blobs WHERE NOT complete LIMIT 1", &[])
+        .unwrap();
+    let id = wbs_store::BlobId::parse(row.get(0)).unwrap();
+    assert!(matches!(store.open_blob(&id), Err(StoreError::NotFound)));
+    let forged = wbs_store::StagedBlob {
+        id,
+        size: 0,
+        sha256: [0; 32],
+    };
+    assert!(matches!(
+        store.add_followup(&case.id, forged, vec![], LATER),
+        Err(StoreError::Invalid(_))
+    ));
+    // They all finish, and their bytes are whole.
+    let last = sinks.pop().unwrap().finish().unwrap();
+    assert_eq!(last.size, 256 * 1024 + 10);
+    assert_eq!(read_blob(&store, &last.id), pattern(256 * 1024 + 10));
+    drop(sinks);
+    assert_eq!(db.count("SELECT count(*) FROM blobs WHERE NOT complete"), 0);
+    // The report of the case (one chunk) and the finished blob (two).
+    assert_eq!(db.count("SELECT count(*) FROM blob_chunks"), 1 + 2);
+}
+
 #[test]
 fn deleting_a_case_deletes_its_chunks_in_the_same_transaction() {
     let db = TestDb::new();

@@ -1,13 +1,17 @@
 //! Blobs in PostgreSQL: rows of [`CHUNK`] bytes in `blob_chunks`, written
 //! and read as streams.
 //!
-//! A sink writes its chunks inside one transaction on a connection of its
-//! own, and [`BlobWrite::finish`] adds the `blobs` row and commits: a blob
-//! is either whole and durable (staged, `used = false`) or not there at
-//! all, and an abandoned upload leaves nothing (its transaction rolls
-//! back). A blob smaller than one chunk takes a connection only for its
-//! commit. A reader fetches one chunk per query, so neither side ever
-//! holds more than a chunk.
+//! A sink writes each full chunk in a short transaction of its own, under
+//! a `blobs` row that says `complete = false`, and holds no connection in
+//! between: a slow upload (a reporter on Tor) neither keeps a connection
+//! from the pool nor keeps a transaction open in the database.
+//! [`BlobWrite::finish`] writes the last chunk and marks the blob complete
+//! with its size and SHA-256 in one synchronous commit: only then is it
+//! staged (durable, `used = false`), and nothing reads or uses an
+//! incomplete blob. An abandoned sink deletes what it wrote; what a crash
+//! leaves is swept when a store opens, two days on. A blob smaller than
+//! one chunk is one transaction. A reader fetches one chunk per query, so
+//! neither side ever holds more than a chunk.
 
 use std::io::{self, Read, Write};
 use std::sync::{Arc, Mutex};
@@ -15,7 +19,7 @@ use std::sync::{Arc, Mutex};
 use postgres::Client;
 use sha2::{Digest, Sha256};
 
-use super::pool::{Conn, Pool};
+use super::pool::Pool;
 use super::{big, db, unbig, PgStore, CHUNK};
 use crate::blob::{BlobSink, BlobWrite, StagedBlob};
 use crate::error::StoreError;
@@ -28,7 +32,7 @@ impl BlobStore for PgStore {
         Ok(BlobSink::new(Box::new(PgSink {
             pool: self.pool().clone(),
             id: new_blob_id(),
-            conn: None,
+            started: false,
             buf: Vec::new(),
             next_chunk: 0,
             hasher: Sha256::new(),
@@ -53,7 +57,10 @@ impl BlobStore for PgStore {
     fn discard_blob(&self, blob: StagedBlob) -> Result<(), StoreError> {
         let mut conn = self.pool().get()?;
         let row = conn
-            .query_opt("SELECT used FROM blobs WHERE id = $1", &[&blob.id.as_str()])
+            .query_opt(
+                "SELECT used FROM blobs WHERE id = $1 AND complete",
+                &[&blob.id.as_str()],
+            )
             .map_err(db)?;
         match row {
             Some(r) if r.get::<_, bool>(0) => Err(StoreError::Invalid(format!(
@@ -75,7 +82,10 @@ impl BlobStore for PgStore {
 
 fn blob_size(client: &mut Client, id: &BlobId) -> Result<Option<u64>, StoreError> {
     let row = client
-        .query_opt("SELECT size FROM blobs WHERE id = $1", &[&id.as_str()])
+        .query_opt(
+            "SELECT size FROM blobs WHERE id = $1 AND complete",
+            &[&id.as_str()],
+        )
         .map_err(db)?;
     row.map(|r| unbig(r.get(0), "a blob's size")).transpose()
 }
@@ -84,8 +94,9 @@ fn blob_size(client: &mut Client, id: &BlobId) -> Result<Option<u64>, StoreError
 pub(crate) struct PgSink {
     pool: Arc<Pool>,
     id: BlobId,
-    /// Taken when the first full chunk is written; in a transaction then.
-    conn: Option<Conn>,
+    /// Whether the (incomplete) `blobs` row has been committed, so that
+    /// an abandoned sink has something to remove.
+    started: bool,
     buf: Vec<u8>,
     next_chunk: i32,
     hasher: Sha256,
@@ -93,33 +104,53 @@ pub(crate) struct PgSink {
 }
 
 impl PgSink {
-    /// Writes the buffered chunk, first opening the transaction.
-    fn write_chunk(&mut self) -> io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
+    /// Writes the buffered full chunk in a short transaction of its own,
+    /// first creating the incomplete `blobs` row. These commits need not
+    /// wait for the disk: the commit of [`finish`](BlobWrite::finish) is
+    /// synchronous, and flushing the write-ahead log up to it flushes
+    /// everything written before it.
+    fn write_chunk(&mut self) -> Result<(), StoreError> {
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        tx.batch_execute("SET LOCAL synchronous_commit TO OFF")
+            .map_err(db)?;
+        if !self.started {
+            insert_incomplete(&mut tx, &self.id)?;
         }
-        if self.conn.is_none() {
-            let mut conn = self.pool.get().map_err(io::Error::other)?;
-            conn.batch_execute("BEGIN").map_err(io_db)?;
-            self.conn = Some(conn);
-        }
-        let conn = self.conn.as_mut().expect("just set");
-        conn.execute(
+        tx.execute(
             "INSERT INTO blob_chunks (blob, n, data) VALUES ($1, $2, $3)",
             &[&self.id.as_str(), &self.next_chunk, &self.buf],
         )
-        .map_err(io_db)?;
+        .map_err(db)?;
+        tx.commit().map_err(db)?;
+        self.started = true;
         self.next_chunk += 1;
         self.buf.clear();
         Ok(())
     }
 }
 
-fn io_db(e: postgres::Error) -> io::Error {
-    match db(e) {
+/// The `blobs` row of a blob being written: not complete, so nothing can
+/// use or read it yet.
+fn insert_incomplete(tx: &mut postgres::Transaction<'_>, id: &BlobId) -> Result<(), StoreError> {
+    let today = Day::today().to_string();
+    tx.execute(
+        "INSERT INTO blobs (id, size, sha256, staged_on) VALUES ($1, 0, $2, $3::text::date)",
+        &[&id.as_str(), &&[0u8; 32][..], &today],
+    )
+    .map_err(db)?;
+    Ok(())
+}
+
+fn io_store(e: StoreError) -> io::Error {
+    match e {
         StoreError::NoSpace => io::Error::from(io::ErrorKind::StorageFull),
         other => io::Error::other(other.to_string()),
     }
+}
+
+fn io_db(e: postgres::Error) -> io::Error {
+    io_store(db(e))
 }
 
 impl Write for PgSink {
@@ -132,7 +163,7 @@ impl Write for PgSink {
         self.hasher.update(&data[..n]);
         self.size += n as u64;
         if self.buf.len() == CHUNK {
-            self.write_chunk()?;
+            self.write_chunk().map_err(io_store)?;
         }
         Ok(n)
     }
@@ -149,28 +180,36 @@ impl BlobWrite for PgSink {
 
     fn finish(mut self: Box<Self>) -> Result<StagedBlob, StoreError> {
         let sha256: [u8; 32] = self.hasher.clone().finalize().into();
-        // The last, partial chunk and the blob's row go in with the commit.
-        if self.conn.is_none() {
-            let mut conn = self.pool.get()?;
-            conn.batch_execute("BEGIN").map_err(db)?;
-            self.conn = Some(conn);
+        let size = big(self.size, "a blob's size")?;
+        let mut conn = self.pool.get()?;
+        let mut tx = conn.transaction().map_err(db)?;
+        if !self.started {
+            insert_incomplete(&mut tx, &self.id)?;
         }
         if !self.buf.is_empty() {
-            self.write_chunk().map_err(StoreError::from)?;
+            tx.execute(
+                "INSERT INTO blob_chunks (blob, n, data) VALUES ($1, $2, $3)",
+                &[&self.id.as_str(), &self.next_chunk, &self.buf],
+            )
+            .map_err(db)?;
         }
-        let today = Day::today().to_string();
-        let size = big(self.size, "a blob's size")?;
-        let conn = self.conn.as_mut().expect("set above");
-        conn.execute(
-            "INSERT INTO blobs (id, size, sha256, staged_on) VALUES ($1, $2, $3, $4::text::date)",
-            &[&self.id.as_str(), &size, &&sha256[..], &today],
-        )
-        .map_err(db)?;
-        // Durable when this returns (synchronous_commit, the default; see
-        // docs/OPERATIONS.md): only then does the caller get a StagedBlob.
-        conn.batch_execute("COMMIT").map_err(db)?;
-        let conn = self.conn.take();
-        drop(conn);
+        let n = tx
+            .execute(
+                "UPDATE blobs SET size = $2, sha256 = $3, complete = true \
+                 WHERE id = $1 AND NOT complete",
+                &[&self.id.as_str(), &size, &&sha256[..]],
+            )
+            .map_err(db)?;
+        if n != 1 {
+            return Err(StoreError::Backend(format!(
+                "blob {} was removed while it was being written",
+                self.id
+            )));
+        }
+        // Synchronous (the default): durable when this returns, and only
+        // then does the caller get a StagedBlob.
+        tx.commit().map_err(db)?;
+        self.started = false;
         Ok(StagedBlob {
             id: self.id.clone(),
             size: self.size,
@@ -181,11 +220,14 @@ impl BlobWrite for PgSink {
 
 impl Drop for PgSink {
     fn drop(&mut self) {
-        if let Some(mut conn) = self.conn.take() {
-            // Unfinished: nothing of it may stay. If the rollback fails the
-            // connection is broken, and closing it rolls back too.
-            if conn.batch_execute("ROLLBACK").is_err() {
-                conn.discard();
+        if self.started {
+            // Unfinished: nothing of it may stay. Best effort; what a
+            // failure leaves is swept when a store opens, two days on.
+            if let Ok(mut conn) = self.pool.get() {
+                let _ = conn.execute(
+                    "DELETE FROM blobs WHERE id = $1 AND NOT complete",
+                    &[&self.id.as_str()],
+                );
             }
         }
     }

@@ -101,7 +101,7 @@ fn use_blobs(tx: &mut Transaction<'_>, blobs: &[&StagedBlob]) -> R<()> {
         let size = big(b.size, "a blob's size")?;
         let n = tx.execute(
             "UPDATE blobs SET used = true \
-             WHERE id = $1 AND NOT used AND size = $2 AND sha256 = $3",
+             WHERE id = $1 AND complete AND NOT used AND size = $2 AND sha256 = $3",
             &[&b.id.as_str(), &size, &&b.sha256[..]],
         )?;
         if n != 1 {
@@ -874,7 +874,10 @@ impl MetaStore for PgStore {
             let size = {
                 let mut client = reader_client.lock().unwrap_or_else(|e| e.into_inner());
                 let row = client
-                    .query_opt("SELECT size FROM blobs WHERE id = $1", &[&id.as_str()])
+                    .query_opt(
+                        "SELECT size FROM blobs WHERE id = $1 AND complete",
+                        &[&id.as_str()],
+                    )
                     .map_err(db)?;
                 match row {
                     Some(r) => unbig(r.get(0), "a blob's size")?,

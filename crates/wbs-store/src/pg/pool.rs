@@ -124,18 +124,6 @@ impl std::ops::DerefMut for Conn {
     }
 }
 
-impl Conn {
-    /// Closes the connection instead of returning it to the pool (it is in
-    /// a state nobody else should inherit).
-    pub(crate) fn discard(mut self) {
-        if let Some(client) = self.client.take() {
-            drop(client);
-            self.pool.lock().open -= 1;
-            self.pool.freed.notify_one();
-        }
-    }
-}
-
 impl Drop for Conn {
     fn drop(&mut self) {
         if let Some(client) = self.client.take() {

@@ -97,6 +97,14 @@ impl RestoreTarget for PgRestore {
         }
         self.client.batch_execute("SAVEPOINT blob").map_err(db)?;
         let written = (|| {
+            let today = crate::types::Day::today().to_string();
+            self.client
+                .execute(
+                    "INSERT INTO blobs (id, size, sha256, staged_on) \
+                     VALUES ($1, 0, $2, $3::text::date)",
+                    &[&expected.id.as_str(), &&[0u8; 32][..], &today],
+                )
+                .map_err(db)?;
             let (size, sha256) = write_chunks(&mut self.client, &expected.id, data)?;
             if size != expected.size || sha256 != expected.sha256 {
                 return Err(StoreError::Corrupt(format!(
@@ -104,16 +112,14 @@ impl RestoreTarget for PgRestore {
                     expected.id
                 )));
             }
-            let today = crate::types::Day::today().to_string();
             self.client
                 .execute(
-                    "INSERT INTO blobs (id, size, sha256, staged_on, used) \
-                     VALUES ($1, $2, $3, $4::text::date, true)",
+                    "UPDATE blobs SET size = $2, sha256 = $3, complete = true, used = true \
+                     WHERE id = $1",
                     &[
                         &expected.id.as_str(),
                         &big(size, "a blob's size")?,
                         &&sha256[..],
-                        &today,
                     ],
                 )
                 .map_err(db)?;

@@ -40,17 +40,20 @@ CREATE TABLE cases (
     record text NOT NULL
 );
 
+-- A blob is written chunk by chunk in short transactions of their own
+-- (complete = false meanwhile; size and sha256 are placeholders until
+-- then); the commit that sets complete = true makes it a staged blob.
 CREATE TABLE blobs (
     id text PRIMARY KEY,
     size bigint NOT NULL CHECK (size >= 0),
     sha256 bytea NOT NULL CHECK (length(sha256) = 32),
     staged_on date NOT NULL,
-    used boolean NOT NULL DEFAULT false
+    complete boolean NOT NULL DEFAULT false,
+    used boolean NOT NULL DEFAULT false CHECK (complete OR NOT used)
 );
 
 CREATE TABLE blob_chunks (
-    blob text NOT NULL REFERENCES blobs (id) ON DELETE CASCADE
-        DEFERRABLE INITIALLY DEFERRED,
+    blob text NOT NULL REFERENCES blobs (id) ON DELETE CASCADE,
     n integer NOT NULL CHECK (n >= 0),
     data bytea NOT NULL,
     PRIMARY KEY (blob, n)

@@ -174,10 +174,9 @@ impl Fx {
     pub fn leftovers(&self) -> usize {
         match &self.kind {
             Kind::Sled(dir) => files_under(&data(dir).join("tmp")).len(),
-            Kind::Postgres(db) => db.count(
-                "SELECT count(*) FROM blob_chunks c WHERE NOT EXISTS \
-                 (SELECT 1 FROM blobs b WHERE b.id = c.blob)",
-            ) as usize,
+            Kind::Postgres(db) => {
+                db.count("SELECT count(*) FROM blobs WHERE NOT complete") as usize
+            }
         }
     }
 }
