@@ -337,4 +337,25 @@ mod tests {
             assert!(serde_json::from_str::<TotpRecord>(&json).is_err(), "{bad}");
         }
     }
+
+    #[test]
+    fn a_digest_state_keeps_its_json_form_with_a_typed_date() {
+        let never: DigestState = serde_json::from_str(r#"{"cursor":0,"sent_on":""}"#).unwrap();
+        assert_eq!(never, DigestState::default());
+        assert_eq!(
+            serde_json::to_string(&never).unwrap(),
+            r#"{"cursor":0,"sent_on":""}"#
+        );
+        let sent: DigestState =
+            serde_json::from_str(r#"{"cursor":7,"sent_on":"2026-11-30"}"#).unwrap();
+        assert_eq!(sent.sent_on, Some(Day::parse("2026-11-30").unwrap()));
+        assert_eq!(
+            serde_json::to_string(&sent).unwrap(),
+            r#"{"cursor":7,"sent_on":"2026-11-30"}"#
+        );
+        for bad in ["2026-11-30T07:00", "today"] {
+            let json = format!(r#"{{"cursor":7,"sent_on":"{bad}"}}"#);
+            assert!(serde_json::from_str::<DigestState>(&json).is_err(), "{bad}");
+        }
+    }
 }
