@@ -333,6 +333,11 @@ pub fn spawn(
     ))))
 }
 
+/// The lease that lets one instance of several on a store send the
+/// digest; held for the hour of sending and its retries.
+pub const LEASE: &str = "digest";
+const LEASE_SECS: u64 = 3600;
+
 /// The digest loop: wakes at the configured hour (and at start), sends if
 /// due, retries a few times within the hour, sleeps until the next day's.
 async fn run(
@@ -345,8 +350,18 @@ async fn run(
     loop {
         let now = now_unix();
         let store = app.store.clone();
-        let state = match tokio::task::spawn_blocking(move || store.digest_state()).await {
-            Ok(Ok(state)) => Some(state),
+        let holder = app.instance.clone();
+        // Of several instances on one store, the one holding the lease
+        // sends; the others see the digest recorded as sent afterwards.
+        let state = match tokio::task::spawn_blocking(move || {
+            let state = store.digest_state()?;
+            let ours = store.try_lease(LEASE, &holder, LEASE_SECS, now)?;
+            Ok::<_, StoreError>((state, ours))
+        })
+        .await
+        {
+            Ok(Ok((state, true))) => Some(state),
+            Ok(Ok((_, false))) => None,
             Ok(Err(e)) => {
                 tracing::error!("daily digest: cannot read its state: {e}");
                 None
@@ -386,7 +401,8 @@ async fn run(
                 failures = 0;
                 Duration::from_secs(next_slot(now, mailer.hour_utc) - now)
             }
-            // The store failed: look again in a few minutes.
+            // The store failed, or another instance holds the lease: look
+            // again in a few minutes.
             None => Duration::from_secs(300),
         };
         // Never sleep more than an hour at once, so a changed clock is

@@ -57,6 +57,10 @@ pub struct AppState {
     pub login_budget: crate::handlers::session::LoginBudget,
     /// The deadline rules of the desk overview.
     pub deadline_policy: wbs_casebook::Policy,
+    /// This instance's name for the store's leases: random, drawn at
+    /// start, so that of several instances on one store a periodic job
+    /// (retention, the daily digest) runs on one only.
+    pub instance: String,
 }
 
 impl AppState {
@@ -100,6 +104,11 @@ impl AppState {
                 std::time::Instant::now(),
             ),
             deadline_policy: wbs_casebook::Policy::default(),
+            instance: {
+                let mut id = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+                wbs_protocol::hex(&id)
+            },
             settings,
             store,
             recipients,
