@@ -294,6 +294,11 @@ pub struct PowSettingsFile {
     pub difficulty: u8,
     /// Seconds a challenge stays valid.
     pub ttl_secs: u64,
+    /// A file holding the challenge key (64 hex digits, readable by the
+    /// server's user only). Several instances behind one address need the
+    /// same key, so a challenge issued by one is accepted by another; with
+    /// none, each process draws its own key at start.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Retention settings.
@@ -391,6 +396,7 @@ impl Default for PowSettingsFile {
         PowSettingsFile {
             difficulty: 16,
             ttl_secs: 1800,
+            key_file: None,
         }
     }
 }

@@ -71,7 +71,23 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
             .all_audit()
             .map_err(|e| format!("cannot read the audit log: {e}"))?,
     );
+    let pow_key = match &settings.pow.key_file {
+        Some(path) => Some(pow::load_key(path)?),
+        None => {
+            if settings.store.database_url.is_some() {
+                tracing::warn!(
+                    "no [pow] key_file: challenges from this instance work only here; \
+                     instances behind one address need the same key file"
+                );
+            }
+            None
+        }
+    };
     let mut state = AppState::new(settings, store, recipients, demo);
+    if let Some(key) = pow_key {
+        state.pow =
+            pow::PowIssuer::with_key(&key, state.pow.difficulty, state.settings.pow.ttl_secs);
+    }
     state.deadline_policy = policy;
     *state.last_export.get_mut() = last_pull;
     Ok(Arc::new(state))
