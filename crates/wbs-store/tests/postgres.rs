@@ -402,3 +402,14 @@ fn a_restore_refuses_a_blob_that_does_not_match_and_keeps_nothing_of_it() {
     assert_eq!(db.count("SELECT count(*) FROM cases"), 0);
     let _: Box<dyn Store> = wbs_store::open(&target).unwrap();
 }
+
+/// No TLS is built in (connect over a Unix socket or loopback, or through
+/// a tunnel): a connection string that demands TLS fails, clearly, instead
+/// of going out in the clear.
+#[test]
+fn a_connection_that_demands_tls_is_refused_not_downgraded() {
+    let db = TestDb::new();
+    let err = PgStore::open(&format!("{} sslmode=require", db.url())).unwrap_err();
+    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+    assert!(err.to_string().contains("TLS"), "{err}");
+}
