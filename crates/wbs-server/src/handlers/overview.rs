@@ -325,7 +325,8 @@ mod tests {
         let today = Day::parse("2026-03-20").unwrap();
         let mut c = case("c", "2026-03-01", 0);
         c.status = Status::InReview;
-        c.history.push((Status::InReview, "2026-03-04".parse().unwrap()));
+        c.history
+            .push((Status::InReview, "2026-03-04".parse().unwrap()));
         let o = overview(&[c], &HashMap::new(), &policy(), today, 0);
         assert_eq!(o.cases[0].acknowledge.code(), "met");
         assert_eq!(o.counts.overdue, 0);
