@@ -163,9 +163,11 @@ impl Cluster {
 
         // `exec`-less on purpose: the shell waits for the pipe to close
         // (this process exiting), then stops PostgreSQL and removes the
-        // directory.
+        // directory. It ignores the signals a test runner or `timeout`
+        // sends to the whole process group, so that clean-up still runs
+        // (PostgreSQL sets its own handlers and shuts down on them).
         let script = format!(
-            "{postgres} -D {data} -k {dir} -c listen_addresses='' -c fsync=off \
+            "trap '' HUP INT TERM; {postgres} -D {data} -k {dir} -c listen_addresses='' -c fsync=off \
              -c max_connections=300 -c shared_buffers=32MB >{dir}/log 2>&1 & pid=$!; \
              cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {dir}",
             postgres = shell_quote(&bin.join("postgres")),
