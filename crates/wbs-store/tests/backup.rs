@@ -224,51 +224,6 @@ fn inconsistent_records_are_refused_before_anything_is_written() {
 }
 
 #[test]
-fn a_snapshot_is_consistent_while_writers_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(SledStore::create_or_open(&data(&dir)).unwrap());
-    let stop = Arc::new(AtomicBool::new(false));
-    let writers: Vec<_> = (0..3u32)
-        .map(|w| {
-            let store = store.clone();
-            let stop = stop.clone();
-            std::thread::spawn(move || {
-                let mut n = 0u32;
-                while !stop.load(Ordering::Relaxed) && n < 2000 {
-                    let c = new_case(store.as_ref(), w * 10_000 + n, 2);
-                    let m = stage(store.as_ref(), b"more");
-                    store.add_followup(&c.id, m, vec![], LATER).unwrap();
-                    store.audit("siti", "list_cases", "").unwrap();
-                    n += 1;
-                }
-                n
-            })
-        })
-        .collect();
-    // Snapshot over and over while the writers commit, until the store has
-    // grown to 100 cases (bounded: the writers stop at 6000).
-    let started = std::time::Instant::now();
-    let mut snapshots = 0;
-    let mut largest = 0;
-    while largest < 100 || snapshots < 50 {
-        let snap = store.snapshot().unwrap();
-        snap.records.check().unwrap_or_else(|e| {
-            panic!("snapshot {snapshots} is inconsistent: {e}");
-        });
-        largest = largest.max(snap.records.cases.len());
-        snapshots += 1;
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(120),
-            "the writers made only {largest} cases in two minutes"
-        );
-    }
-    stop.store(true, Ordering::Relaxed);
-    let made: u32 = writers.into_iter().map(|w| w.join().unwrap()).sum();
-    assert!(made as usize >= largest);
-    store.snapshot().unwrap().records.check().unwrap();
-}
-
-#[test]
 fn the_blobs_of_a_snapshot_stay_until_it_is_dropped() {
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::create_or_open(&data(&dir)).unwrap();

@@ -18,3 +18,5 @@ mod desk;
 mod export_order;
 #[path = "suite/import.rs"]
 mod import;
+#[path = "suite/snapshot.rs"]
+mod snapshot;
