@@ -5,8 +5,6 @@
 mod common;
 
 use std::fs;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use common::*;
 use wbs_protocol::Status;
