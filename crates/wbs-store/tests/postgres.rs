@@ -413,3 +413,34 @@ fn a_connection_that_demands_tls_is_refused_not_downgraded() {
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
     assert!(err.to_string().contains("TLS"), "{err}");
 }
+
+/// Health says whether the database takes writes, not just whether it
+/// answers: an instance left on a read-only database (an old primary back
+/// as a standby after a failover) reports itself unhealthy, and none
+/// starts on one.
+#[test]
+fn health_fails_on_a_database_that_takes_no_writes() {
+    let db = TestDb::new();
+    let store = pg(&db);
+    store.health().unwrap();
+    let name = db.url().rsplit("dbname=").next().unwrap().to_owned();
+    psql(
+        &db,
+        &format!(
+            "ALTER DATABASE {name} SET default_transaction_read_only = on; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = '{name}' AND pid <> pg_backend_pid()"
+        ),
+    );
+    // The store's connections were cut; the next ones are read-only.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match store.health() {
+            Err(e) if e.to_string().contains("takes no writes") => break,
+            other => assert!(std::time::Instant::now() < deadline, "still {other:?}"),
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let err = PgStore::open(db.url()).unwrap_err();
+    assert!(err.to_string().contains("takes no writes"), "{err}");
+}

@@ -855,8 +855,7 @@ impl MetaStore for PgStore {
 
     fn health(&self) -> Result<(), StoreError> {
         let mut conn = self.pool().get()?;
-        conn.query_one("SELECT 1", &[]).map_err(db)?;
-        Ok(())
+        super::check_writable(&mut conn)
     }
 
     fn snapshot(&self) -> Result<StoreSnapshot, StoreError> {

@@ -65,6 +65,7 @@ impl PgStore {
         let pool = Arc::new(Pool::new(config));
         {
             let mut conn = pool.get()?;
+            check_writable(&mut conn)?;
             migrate(&mut conn, create)?;
             let stale = Day::today().plus_days(-STALE_STAGED_DAYS).to_string();
             conn.execute(
@@ -84,6 +85,29 @@ impl PgStore {
 
     pub(crate) fn pool(&self) -> &Arc<Pool> {
         &self.pool
+    }
+}
+
+/// Refuses a database that takes no writes. Reachable is not enough:
+/// after a failover the old primary may come back as a read-only standby,
+/// and every write would fail.
+pub(crate) fn check_writable(client: &mut postgres::Client) -> Result<(), StoreError> {
+    let writable: bool = client
+        .query_one(
+            "SELECT NOT pg_is_in_recovery() \
+             AND current_setting('transaction_read_only') = 'off'",
+            &[],
+        )
+        .map_err(db)?
+        .get(0);
+    if writable {
+        Ok(())
+    } else {
+        Err(StoreError::Backend(
+            "the database takes no writes (a read-only standby, or read-only by \
+             configuration); point WBS at the primary"
+                .into(),
+        ))
     }
 }
 
