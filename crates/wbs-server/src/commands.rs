@@ -12,8 +12,8 @@ use crate::access::{self, AccessError, Opening, StoreAccess};
 use crate::admin::{self, BackupError, BackupManifest, VerifySummary};
 #[cfg(unix)]
 use crate::control::ControlError;
-use crate::output::{NewFile, OutputError};
 use crate::tokens::{TokenError, TokenOp};
+use wbs_files::{AtomicFile, FileError};
 
 /// Why an operator command failed. The message is for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -39,7 +39,7 @@ pub enum CommandError {
     Token(#[from] TokenError),
     /// The output file.
     #[error(transparent)]
-    Output(#[from] OutputError),
+    Output(#[from] FileError),
     /// What the operator gave cannot be used (a token file, a token).
     #[error("{0}")]
     Input(String),
@@ -77,9 +77,9 @@ pub fn backup(
     out: &Path,
     on_note: &mut dyn FnMut(&str),
 ) -> Result<BackupManifest, CommandError> {
-    let file = NewFile::create(out)?;
+    let file = AtomicFile::create_new(out)?;
     let tmp: PathBuf = file.temporary_path().to_path_buf();
-    let write_error = |source: io::Error| OutputError::Io {
+    let write_error = |source: io::Error| FileError::Io {
         path: tmp.clone(),
         source,
     };
@@ -100,7 +100,7 @@ pub fn backup(
     }
     file.sync()?;
     let manifest = admin::check_backup(&tmp).map_err(CommandError::BackupUnchecked)?;
-    file.publish()?;
+    file.publish_new()?;
     Ok(manifest)
 }
 

@@ -29,7 +29,6 @@ pub mod guard;
 pub mod handlers;
 pub mod limits;
 pub mod linger;
-pub mod output;
 pub mod pow;
 pub mod retention;
 pub mod routes;
