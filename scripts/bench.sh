@@ -100,6 +100,41 @@ target/release/wbs-bench "${smoke_flag[@]}" \
   --results "$out/results.json" \
   --markdown "$markdown"
 
+step "PostgreSQL beside sled: the traffic and large scenarios again, with the store in PostgreSQL"
+# A throw-away cluster in a temporary folder, on a Unix socket only, with
+# PostgreSQL's durable defaults (fsync, synchronous_commit on), run as
+# nobody when this runs as root; one fresh database per scenario.
+pg_bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+if [ -z "$pg_bin" ]; then
+  apt_install postgresql
+  pg_bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+fi
+pg_dir=$(mktemp -d /tmp/wbs-bench-pg.XXXXXX)
+as_pg=()
+if [ "$(id -u)" = 0 ]; then
+  chown nobody: "$pg_dir"
+  chmod 755 "$pg_dir"
+  as_pg=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+fi
+"${as_pg[@]}" "$pg_bin/initdb" --auth=trust --username=wbs --encoding=UTF8 -D "$pg_dir/data" >/dev/null
+"${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -l "$pg_dir/log" -w \
+  -o "-k $pg_dir -c listen_addresses='' -c max_connections=200" start >/dev/null
+stop_pg() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null || true; rm -rf "$pg_dir"; }
+trap stop_pg EXIT
+for scenario in traffic large; do
+  "$pg_bin/createdb" -h "$pg_dir" -U wbs "bench_$scenario"
+  target/release/wbs-bench "${smoke_flag[@]}" \
+    --only "$scenario" \
+    --database "host=$pg_dir user=wbs dbname=bench_$scenario" \
+    --bin-dir target/release \
+    --work target/bench-work-pg \
+    --criterion "$criterion_dir" \
+    --results "$out/postgresql-$scenario.json" \
+    --markdown "$out/postgresql-$scenario.md"
+done
+stop_pg
+trap - EXIT
+
 step "chart"
 "$venv/bin/python" scripts/bench_chart.py "$out/results.json" "$chart"
 

@@ -20,6 +20,12 @@ command -v openssl >/dev/null || need_apt+=(openssl)
 # The attachment-cleaning tests (crates/wbs-scrub, tests/tests/attachment_cleaning.rs)
 # write and judge metadata with a tool nobody here wrote.
 command -v exiftool >/dev/null || need_apt+=(libimage-exiftool-perl)
+# The PostgreSQL backend: its store suite and the end-to-end tests on it
+# (tests/tests/pg_*.rs) start a throw-away cluster of their own with initdb
+# from /usr/lib/postgresql/*/bin, in a temporary folder, as an unprivileged
+# user (wbs_store::testing); they fail, never skip, without it. Set
+# WBS_TEST_DATABASE_URL to use an existing server instead.
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need_apt+=(postgresql)
 if [ ${#need_apt[@]} -gt 0 ]; then
   step "installing Debian packages: ${need_apt[*]}"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi

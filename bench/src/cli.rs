@@ -39,6 +39,10 @@ pub struct Cli {
     /// next run empties it.
     #[arg(long)]
     pub keep: bool,
+    /// Keep the store in this PostgreSQL database (which must hold no WBS
+    /// store yet) instead of sled; run one scenario per database (`--only`).
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
     /// Run only these scenarios (for profiling): traffic, large, many.
     #[arg(long, value_name = "NAME", value_delimiter = ',')]
     pub only: Vec<String>,

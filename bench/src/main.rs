@@ -84,6 +84,14 @@ fn run(cli: &cli::Cli) -> Result<bool> {
         }
     }
     suite::KEEP.store(cli.keep, std::sync::atomic::Ordering::Relaxed);
+    if let Some(url) = &cli.database {
+        if cli.only.len() != 1 {
+            return Err(Error(
+                "--database: run one scenario per database (--only NAME)".into(),
+            ));
+        }
+        let _ = server::DATABASE.set(url.clone());
+    }
     // A fresh folder per run. Whatever earlier runs left is removed only
     // at the end (see `suite::remove_dir` for why not now).
     let stamp = std::time::SystemTime::now()

@@ -20,6 +20,11 @@ use crate::error::{Context, Error, Result};
 /// Limits for a load test: high enough that none of them is what gets
 /// measured. The defaults (120 submissions a minute, 50 look-ups a
 /// second, 512 MiB objects) protect a real server from floods.
+/// Set by `--database`: the servers keep their store in this PostgreSQL
+/// database instead of sled (one scenario per database: each starts from
+/// an empty store).
+pub static DATABASE: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 const BENCH_LIMITS: &str = r#"
 [pow]
 difficulty = 0
@@ -72,9 +77,13 @@ impl ServerProcess {
         std::fs::write(
             &config,
             format!(
-                "organization = \"WBS benchmark\"\nlisten = \"127.0.0.1:0\"\ndata = {:?}\nrecipients = {:?}\n{BENCH_LIMITS}",
+                "organization = \"WBS benchmark\"\nlisten = \"127.0.0.1:0\"\ndata = {:?}\nrecipients = {:?}\n{BENCH_LIMITS}{}",
                 data.display().to_string(),
                 keys_dir.display().to_string(),
+                match DATABASE.get() {
+                    Some(url) => format!("\n[store]\ndatabase_url = {url:?}\n"),
+                    None => String::new(),
+                },
             ),
         )?;
         let out = Command::new(bin)

@@ -114,6 +114,9 @@ pub struct ServerOptions {
     /// Run every `wbs-server` of this test server (token add, serve)
     /// under this umask, through `sh -c 'umask … && exec …'`.
     pub umask: Option<u32>,
+    /// Keep the store in this PostgreSQL database (`[store] database_url`)
+    /// instead of sled in the data directory.
+    pub database_url: Option<String>,
 }
 
 impl Default for ServerOptions {
@@ -125,6 +128,7 @@ impl Default for ServerOptions {
             tokens: vec!["desk1".into()],
             separate_desk: false,
             umask: None,
+            database_url: None,
         }
     }
 }
@@ -166,6 +170,10 @@ impl TestServer {
         // Identity files must not sit in the recipients folder's *.pub set;
         // they don't (different extension), which is what a server expects.
         let config = dir.path().join("wbs.toml");
+        let store = match &options.database_url {
+            Some(url) => format!("[store]\ndatabase_url = {url:?}\n"),
+            None => String::new(),
+        };
         let desk = if options.separate_desk {
             "desk_listen = \"127.0.0.1:0\"\n"
         } else {
@@ -174,7 +182,7 @@ impl TestServer {
         std::fs::write(
             &config,
             format!(
-                "organization = \"Inspektorat Daerah Kota Uji\"\nlisten = \"127.0.0.1:0\"\n{desk}data = {:?}\nrecipients = {:?}\n[pow]\ndifficulty = {}\n{}\n",
+                "organization = \"Inspektorat Daerah Kota Uji\"\nlisten = \"127.0.0.1:0\"\n{desk}data = {:?}\nrecipients = {:?}\n{store}[pow]\ndifficulty = {}\n{}\n",
                 data.display().to_string(),
                 keys_dir.display().to_string(),
                 options.pow_difficulty,
@@ -203,6 +211,32 @@ impl TestServer {
         }
         server.spawn();
         server
+    }
+
+    /// Another instance of this server: the same configuration (keys,
+    /// database, tokens), its own process, address and log. Only for a
+    /// server on PostgreSQL, where instances share the store. Its `keys`
+    /// are empty: use the first instance's.
+    pub fn twin(&self) -> TestServer {
+        assert!(
+            self.options.database_url.is_some(),
+            "only instances on one database can share a store"
+        );
+        let mut twin = TestServer {
+            dir: tempfile::tempdir().unwrap(),
+            data: self.data.clone(),
+            keys_dir: self.keys_dir.clone(),
+            keys: Vec::new(),
+            config: self.config.clone(),
+            url: String::new(),
+            desk_url: String::new(),
+            token_files: self.token_files.clone(),
+            log: Arc::new(Mutex::new(String::new())),
+            child: None,
+            options: self.options.clone(),
+        };
+        twin.spawn();
+        twin
     }
 
     /// Runs `wbs-server token add NAME` (server must be stopped) and returns the token.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use hostile::{post_json, status_body, Fixture, Reply};
 use wbs_e2e::ServerOptions;
 use wbs_protocol::ReceiptCode;
-use wbs_store::Store;
+use wbs_store::MetaStore;
 
 fn options() -> ServerOptions {
     ServerOptions {
@@ -52,7 +52,9 @@ fn every_miss_looks_the_same_and_takes_about_as_long_as_a_hit() {
     f.server.stop();
     {
         let store = wbs_store::SledStore::create_or_open(&f.server.data).unwrap();
-        store.delete_case(&deleted_id).unwrap();
+        store
+            .delete_case(&wbs_store::CaseId::parse(&deleted_id).unwrap())
+            .unwrap();
         store.flush().unwrap();
     }
     f.server.spawn();

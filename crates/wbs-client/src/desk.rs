@@ -234,7 +234,7 @@ impl DeskClient {
                 ClientError::io(format!("cannot write {}", out.display()), e.error)
             }
         })?;
-        sync_dir(&parent);
+        wbs_files::sync_dir_of(out);
         Ok(Pulled {
             since: manifest.since,
             cursor,
@@ -342,16 +342,6 @@ fn exists(out: &Path) -> ClientError {
     ))
 }
 
-/// Makes a rename durable; best effort, as not every file system allows it.
-fn sync_dir(dir: &Path) {
-    #[cfg(unix)]
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-}
-
 /// Checks an export cursor: 1 to [`MAX_CURSOR_LEN`] visible ASCII
 /// characters, so it is safe in a file, a query string and on a terminal.
 pub fn validate_cursor(cursor: &str) -> Result<(), &'static str> {
@@ -400,22 +390,11 @@ pub fn read_saved_cursor(path: &Path) -> Result<Option<String>, ClientError> {
 /// Saves a cursor atomically (written aside, then renamed over the old one).
 pub fn save_cursor(path: &Path, cursor: &str) -> Result<(), ClientError> {
     validate_cursor(cursor).map_err(|why| ClientError::Input(format!("invalid cursor: {why}")))?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
     let context = || format!("cannot save the cursor to {}", path.display());
-    let mut file = tempfile::Builder::new()
-        .prefix(".wbs-cursor-")
-        .tempfile_in(&dir)
-        .map_err(|e| ClientError::io(context(), e))?;
+    let failed = |e: wbs_files::FileError| ClientError::io(context(), std::io::Error::other(e));
+    let mut file = wbs_files::AtomicFile::create(path).map_err(failed)?;
     writeln!(file, "{cursor}").map_err(|e| ClientError::io(context(), e))?;
-    file.as_file()
-        .sync_all()
-        .map_err(|e| ClientError::io(context(), e))?;
-    file.persist(path)
-        .map_err(|e| ClientError::io(context(), e.error))?;
-    sync_dir(&dir);
+    file.replace().map_err(failed)?;
     Ok(())
 }
 

@@ -1,12 +1,13 @@
 //! Operator tools that work on a whole store: `wbs-server verify`,
 //! `wbs-server backup` and `wbs-server restore`.
 //!
-//! All three start from a [`StoreSnapshot`]: every record, read in one
-//! consistent moment, with the blobs it references kept in place while the
-//! snapshot lives. That works the same on a store this process opened
-//! itself (server stopped) and inside the running server, which serves them
-//! over its control socket ([`crate::control`]) because sled lets only one
-//! process open the database.
+//! Backup and verify start from a [`StoreSnapshot`]: every record, read in
+//! one consistent moment, with the blobs it references kept in place while
+//! the snapshot lives. These operations depend on the store alone: the same
+//! code runs in a `wbs-server backup` process that opened the store itself
+//! and inside the running server when the command reached it through the
+//! control channel ([`crate::access`] decides which; [`crate::control`]
+//! only carries requests and answers).
 //!
 //! # Backup format `wbs-backup/1`
 //!
@@ -39,7 +40,7 @@ use sha2::{Digest, Sha256};
 use wbs_protocol::bundle::tar_safe::{append_file, read_entries, read_manifest, VerifyingReader};
 use wbs_protocol::bundle::{BundleError, Limits};
 use wbs_store::{
-    ObjectRecord, Restore, SledStore, Store, StoreError, StoreRecords, StoreSnapshot,
+    ObjectRecord, RestoreTarget, StoreError, StoreLocation, StoreRecords, StoreSnapshot,
     FORMAT_VERSION, RECORDS_FORMAT,
 };
 
@@ -49,6 +50,61 @@ const MANIFEST_PATH: &str = "manifest.json";
 const RECORDS_PATH: &str = "records.json";
 /// Largest `records.json` a restore reads into memory.
 const MAX_RECORDS_BYTES: u64 = 4 << 30;
+
+/// Why a backup could not be written, read or restored.
+#[derive(Debug, thiserror::Error)]
+pub enum BackupError {
+    /// The store's records contradict each other.
+    #[error("the store's records are inconsistent ({0}); run `wbs-server verify`")]
+    Inconsistent(String),
+    /// An object's blob is not in the store.
+    #[error("{0} is missing from the store; run `wbs-server verify`")]
+    Missing(String),
+    /// An object's blob is not what was stored.
+    #[error("{what} {detail}; run `wbs-server verify`")]
+    Damaged {
+        /// Which object, in which case.
+        what: String,
+        /// What is wrong with it.
+        detail: String,
+    },
+    /// The store could not be read.
+    #[error("cannot read {what}: {source}")]
+    Store {
+        /// What was being read.
+        what: String,
+        /// The store's error.
+        source: StoreError,
+    },
+    /// The backup could not be written.
+    #[error("cannot write the backup: {0}")]
+    Write(#[source] io::Error),
+    /// A file could not be opened.
+    #[error("cannot open {path}: {source}")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The file is not a WBS backup, or not a complete and intact one.
+    #[error("{0}")]
+    Invalid(String),
+    /// A restore would write into a directory that holds something.
+    #[error(
+        "{0} is not empty: restore only into a new or empty directory (a restore never \
+         replaces or mixes with existing data)"
+    )]
+    TargetNotEmpty(PathBuf),
+    /// The new store could not be written.
+    #[error("cannot restore {what}: {source}")]
+    Restore {
+        /// What was being restored.
+        what: String,
+        /// The store's error.
+        source: StoreError,
+    },
+}
 
 /// `manifest.json` of a backup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -166,11 +222,7 @@ impl VerifySummary {
 /// Re-hashes every blob of `snapshot` against its recorded size and
 /// SHA-256, and checks the records for consistency. Calls `report` with
 /// one line per problem, naming the case and the object.
-pub fn verify(
-    store: &dyn Store,
-    snapshot: &StoreSnapshot,
-    report: &mut dyn FnMut(&str),
-) -> VerifySummary {
+pub fn verify(snapshot: &StoreSnapshot, report: &mut dyn FnMut(&str)) -> VerifySummary {
     let records = &snapshot.records;
     let mut summary = VerifySummary {
         cases: records.cases.len() as u64,
@@ -184,7 +236,7 @@ pub fn verify(
     for o in &records.objects {
         summary.objects += 1;
         let what = format!("case {} {} (blob {})", o.case_id, object_path(o), o.blob);
-        let mut file = match store.open_blob(&o.blob) {
+        let mut file = match snapshot.open_blob(&o.blob) {
             Ok(f) => f,
             Err(StoreError::NotFound) => {
                 summary.problems += 1;
@@ -237,7 +289,7 @@ pub fn verify(
 /// hash to the recorded SHA-256. The tar writer reads exactly `size` bytes
 /// and never asks for the end of the file, so the check cannot wait for it.
 struct CheckedBlob {
-    file: std::fs::File,
+    file: wbs_store::BlobReader,
     hasher: Sha256,
     left: u64,
     expected: [u8; 32],
@@ -247,9 +299,21 @@ impl Read for CheckedBlob {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let cap = buf.len().min(self.left.min(usize::MAX as u64) as usize);
         let n = self.file.read(&mut buf[..cap])?;
+        if n == 0 && cap > 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "is shorter than its recorded size: the stored copy is damaged",
+            ));
+        }
         self.hasher.update(&buf[..n]);
         self.left -= n as u64;
         if self.left == 0 && n > 0 {
+            if self.file.read(&mut [0u8; 1])? != 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "is longer than its recorded size: the stored copy is damaged",
+                ));
+            }
             let got: [u8; 32] = self.hasher.clone().finalize().into();
             if got != self.expected {
                 return Err(io::Error::new(
@@ -266,17 +330,16 @@ impl Read for CheckedBlob {
 /// blob is missing or does not match its recorded size and SHA-256, and if
 /// the records are inconsistent (run `verify`).
 pub fn write_backup(
-    store: &dyn Store,
     snapshot: &StoreSnapshot,
     created_on: &str,
     out: impl Write,
-) -> Result<BackupManifest, String> {
+) -> Result<BackupManifest, BackupError> {
     let records = &snapshot.records;
-    records.check().map_err(|e| {
-        format!("the store's records are inconsistent ({e}); run `wbs-server verify`")
-    })?;
+    records
+        .check()
+        .map_err(|e| BackupError::Inconsistent(e.to_string()))?;
     let records_json =
-        serde_json::to_vec_pretty(records).map_err(|e| format!("cannot encode records: {e}"))?;
+        serde_json::to_vec_pretty(records).map_err(|e| BackupError::Write(io::Error::other(e)))?;
     let mut files = vec![BackupFile {
         path: RECORDS_PATH.into(),
         size: records_json.len() as u64,
@@ -299,12 +362,15 @@ pub fn write_backup(
         blob_bytes: records.objects.iter().map(|o| o.size).sum(),
         files,
     };
-    let manifest_json =
-        serde_json::to_vec_pretty(&manifest).map_err(|e| format!("cannot encode manifest: {e}"))?;
+    let manifest_json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| BackupError::Write(io::Error::other(e)))?;
 
     let mut tar = tar::Builder::new(out);
     tar.mode(tar::HeaderMode::Deterministic);
-    let write_err = |e: BundleError| format!("cannot write the backup: {e}");
+    let write_err = |e: BundleError| match e {
+        BundleError::Io(e) => BackupError::Write(e),
+        e => BackupError::Write(io::Error::other(e)),
+    };
     append_file(
         &mut tar,
         MANIFEST_PATH,
@@ -321,22 +387,13 @@ pub fn write_backup(
     .map_err(write_err)?;
     for o in &records.objects {
         let what = format!("{} of case {} (blob {})", object_path(o), o.case_id, o.blob);
-        let file = store.open_blob(&o.blob).map_err(|e| match e {
-            StoreError::NotFound => {
-                format!("{what} is missing from the data directory; run `wbs-server verify`")
-            }
-            e => format!("cannot read {what}: {e}"),
+        let file = snapshot.open_blob(&o.blob).map_err(|e| match e {
+            StoreError::NotFound => BackupError::Missing(what.clone()),
+            source => BackupError::Store {
+                what: what.clone(),
+                source,
+            },
         })?;
-        let len = file
-            .metadata()
-            .map_err(|e| format!("cannot read {what}: {e}"))?
-            .len();
-        if len != o.size {
-            return Err(format!(
-                "{what} is {len} bytes but {} were stored: damaged; run `wbs-server verify`",
-                o.size
-            ));
-        }
         let blob = CheckedBlob {
             file,
             hasher: Sha256::new(),
@@ -344,17 +401,15 @@ pub fn write_backup(
             expected: o.sha256,
         };
         append_file(&mut tar, &blob_entry(&o.blob), o.size, blob).map_err(|e| match e {
-            BundleError::Io(e) if e.kind() == io::ErrorKind::InvalidData => {
-                format!("{what} {e}; run `wbs-server verify`")
-            }
-            e => format!("cannot back up {what}: {e}"),
+            BundleError::Io(e) if e.kind() == io::ErrorKind::InvalidData => BackupError::Damaged {
+                what,
+                detail: e.to_string(),
+            },
+            e => write_err(e),
         })?;
     }
-    let mut out = tar
-        .into_inner()
-        .map_err(|e| format!("cannot write the backup: {e}"))?;
-    out.flush()
-        .map_err(|e| format!("cannot write the backup: {e}"))?;
+    let mut out = tar.into_inner().map_err(BackupError::Write)?;
+    out.flush().map_err(BackupError::Write)?;
     Ok(manifest)
 }
 
@@ -367,9 +422,9 @@ pub fn write_backup(
 /// or not matching its SHA-256.
 pub fn read_backup(
     reader: impl Read,
-    on_records: &mut dyn FnMut(StoreRecords) -> Result<(), String>,
-    on_blob: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), String>,
-) -> Result<BackupManifest, String> {
+    on_records: &mut dyn FnMut(StoreRecords) -> Result<(), BackupError>,
+    on_blob: &mut dyn FnMut(&str, &mut dyn Read) -> Result<(), BackupError>,
+) -> Result<BackupManifest, BackupError> {
     let limits = Limits {
         max_manifest_bytes: MAX_RECORDS_BYTES,
         ..Limits::EXPORT
@@ -378,6 +433,8 @@ pub fn read_backup(
     // Files still expected, by path: (size, sha256).
     let mut pending: HashMap<String, (u64, [u8; 32])> = HashMap::new();
     let mut records_seen = false;
+    // A callback's error, kept whole while the tar reader unwinds.
+    let mut failed: Option<BackupError> = None;
     let damaged = |path: &str| {
         format!("the backup is damaged: {path} does not match its SHA-256 in the manifest")
     };
@@ -470,7 +527,10 @@ pub fn read_backup(
                 return fail(format!("the manifest lists {extra}, which no record uses"));
             }
             records_seen = true;
-            on_records(records).map_err(BundleError::Visitor)?;
+            if let Err(e) = on_records(records) {
+                failed = Some(e);
+                return Err(BundleError::Visitor(String::new()));
+            }
             return Ok(());
         }
         if !records_seen {
@@ -479,7 +539,10 @@ pub fn read_backup(
         let Some(id) = path.strip_prefix("blobs/") else {
             return fail(format!("unexpected entry {path:?}"));
         };
-        on_blob(id, &mut verifying).map_err(BundleError::Visitor)?;
+        if let Err(e) = on_blob(id, &mut verifying) {
+            failed = Some(e);
+            return Err(BundleError::Visitor(String::new()));
+        }
         io::copy(&mut verifying, &mut io::sink()).map_err(|e| {
             if e.kind() == io::ErrorKind::InvalidData {
                 BundleError::Visitor(damaged(path))
@@ -489,216 +552,94 @@ pub fn read_backup(
         })?;
         Ok(())
     });
+    if let Some(e) = failed {
+        return Err(e);
+    }
     result.map_err(|e| match e {
-        BundleError::Visitor(m) => m,
-        e => format!("not a readable backup: {e}"),
+        BundleError::Visitor(m) => BackupError::Invalid(m),
+        e => BackupError::Invalid(format!("not a readable backup: {e}")),
     })?;
-    let manifest = manifest.ok_or("the backup is empty (no manifest.json)")?;
+    let manifest = manifest
+        .ok_or_else(|| BackupError::Invalid("the backup is empty (no manifest.json)".into()))?;
     if !pending.is_empty() {
         let mut missing: Vec<&String> = pending.keys().collect();
         missing.sort();
-        return Err(format!(
+        return Err(BackupError::Invalid(format!(
             "the backup is incomplete: {} file(s) missing, the first being {}",
             missing.len(),
             missing[0]
-        ));
+        )));
     }
     Ok(manifest)
 }
 
 /// Checks a backup file completely without writing anything.
-pub fn check_backup(file: &Path) -> Result<BackupManifest, String> {
-    let f =
-        std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+pub fn check_backup(file: &Path) -> Result<BackupManifest, BackupError> {
+    let f = open(file)?;
     read_backup(io::BufReader::new(f), &mut |_| Ok(()), &mut |_, _| Ok(()))
 }
 
 // ---------------------------------------------------------------- restore
 
-/// Restores the backup `file` into `data_dir`, which must not exist or be
-/// empty. Every file is checked; on any failure nothing stays behind.
-pub fn restore(file: &Path, data_dir: &Path) -> Result<BackupManifest, String> {
-    if let Ok(mut entries) = std::fs::read_dir(data_dir) {
-        if entries.next().is_some() {
-            return Err(format!(
-                "{} is not empty: restore only into a new or empty directory (a restore never \
-                 replaces or mixes with existing data)",
-                data_dir.display()
-            ));
+/// Restores the backup `file` into a new store at `target`: a data
+/// directory that does not exist or is empty, or a PostgreSQL database
+/// without WBS records. Every file is checked; on any failure nothing
+/// stays behind.
+pub fn restore(file: &Path, target: &StoreLocation) -> Result<BackupManifest, BackupError> {
+    if let StoreLocation::Sled { data } = target {
+        if let Ok(mut entries) = std::fs::read_dir(data) {
+            if entries.next().is_some() {
+                return Err(BackupError::TargetNotEmpty(data.to_path_buf()));
+            }
         }
     }
-    let f =
-        std::fs::File::open(file).map_err(|e| format!("cannot open {}: {e}", file.display()))?;
+    let f = open(file)?;
     // Both callbacks need the restore; they never run at the same time.
-    let restore: std::cell::RefCell<Option<Restore>> = std::cell::RefCell::new(None);
+    let restore: std::cell::RefCell<Option<Box<dyn RestoreTarget>>> = std::cell::RefCell::new(None);
     let manifest = read_backup(
         io::BufReader::new(f),
         &mut |records| {
-            let r = SledStore::restore(data_dir, records)
-                .map_err(|e| format!("cannot restore into {}: {e}", data_dir.display()))?;
+            let r = wbs_store::restore(target, records).map_err(|source| BackupError::Restore {
+                what: format!("into {target}"),
+                source,
+            })?;
             *restore.borrow_mut() = Some(r);
             Ok(())
         },
         &mut |id, data| {
             let mut r = restore.borrow_mut();
-            let r = r.as_mut().ok_or("blob before records")?;
+            let r = r
+                .as_mut()
+                .ok_or_else(|| BackupError::Invalid("a blob comes before the records".into()))?;
             r.write_blob(id, data)
-                .map_err(|e| format!("cannot restore blob {id}: {e}"))
+                .map_err(|source| BackupError::Restore {
+                    what: format!("blob {id}"),
+                    source,
+                })
         },
     )?;
-    let restore = restore.into_inner().ok_or("the backup holds no records")?;
-    let store = restore
-        .finish()
-        .map_err(|e| format!("cannot finish the restore: {e}"))?;
+    let restore = restore
+        .into_inner()
+        .ok_or_else(|| BackupError::Invalid("the backup holds no records".into()))?;
+    let store = restore.finish().map_err(|source| BackupError::Restore {
+        what: "the store's last step".into(),
+        source,
+    })?;
     drop(store);
     Ok(manifest)
 }
 
-// ---------------------------------------------------------------- files
-
-/// Creates `path`'s temporary sibling for writing (mode 0600), refusing to
-/// touch an existing `path`.
-pub fn create_output(path: &Path) -> Result<(PathBuf, std::fs::File), String> {
-    if path.symlink_metadata().is_ok() {
-        return Err(format!(
-            "{} exists already; choose a new file name (a backup never overwrites a file)",
-            path.display()
-        ));
-    }
-    let name = path
-        .file_name()
-        .ok_or_else(|| format!("{} is not a file name", path.display()))?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let file = options
-        .open(&tmp)
-        .map_err(|e| format!("cannot create {}: {e}", tmp.display()))?;
-    Ok((tmp, file))
-}
-
-/// Gives the finished temporary file its final name without ever replacing
-/// a file that appeared there meanwhile, and makes the name durable.
-pub fn publish_output(tmp: &Path, path: &Path) -> Result<(), String> {
-    std::fs::hard_link(tmp, path).map_err(|e| {
-        if e.kind() == io::ErrorKind::AlreadyExists {
-            format!("{} appeared meanwhile; not overwriting it", path.display())
-        } else {
-            format!("cannot name the backup {}: {e}", path.display())
-        }
-    })?;
-    let _ = std::fs::remove_file(tmp);
-    if let Some(dir) = path.parent() {
-        let dir = if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        };
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
-}
-
-// ---------------------------------------------------------------- commands
-
-/// How a command reaches the store: through the running server's control
-/// socket, or by opening it itself when no server runs.
-enum Access {
-    #[cfg(unix)]
-    Server(std::os::unix::net::UnixStream),
-    Direct(Box<SledStore>),
-}
-
-fn access(data: &Path) -> Result<Access, String> {
-    #[cfg(unix)]
-    if let Some(stream) = crate::control::connect(data)? {
-        return Ok(Access::Server(stream));
-    }
-    let store = SledStore::open(data)
-        .map_err(|e| format!("cannot open storage in {}: {e}", data.display()))?;
-    if store.recovered_leftovers() > 0 {
-        eprintln!(
-            "note: removed {} file(s) left by an interrupted write",
-            store.recovered_leftovers()
-        );
-    }
-    Ok(Access::Direct(Box::new(store)))
-}
-
-/// `wbs-server verify`: prints one line per missing or damaged object and
-/// fails if there is any.
-pub fn verify_command(data: &Path) -> Result<(), String> {
-    let mut print = |line: &str| println!("{line}");
-    let summary = match access(data)? {
-        #[cfg(unix)]
-        Access::Server(stream) => {
-            let json = crate::control::request(stream, "verify", &mut |_| Ok(()), &mut print)?;
-            crate::control::verify_summary(&json)?
-        }
-        Access::Direct(store) => {
-            let snapshot = store
-                .snapshot()
-                .map_err(|e| format!("cannot read the store: {e}"))?;
-            verify(store.as_ref(), &snapshot, &mut print)
-        }
-    };
-    if summary.problems > 0 {
-        return Err(summary.line());
-    }
-    println!("{}", summary.line());
-    Ok(())
-}
-
-/// `wbs-server backup --out FILE`: writes the backup to a temporary file
-/// next to `out`, reads it back completely to check it, and only then gives
-/// it its name. Never overwrites a file.
-pub fn backup_command(data: &Path, out: &Path) -> Result<BackupManifest, String> {
-    let (tmp, file) = create_output(out)?;
-    let result = (|| {
-        let mut w = io::BufWriter::with_capacity(256 * 1024, &file);
-        match access(data)? {
-            #[cfg(unix)]
-            Access::Server(stream) => {
-                crate::control::request(stream, "backup", &mut |d| w.write_all(d), &mut |_| {})?;
-            }
-            Access::Direct(store) => {
-                let snapshot = store
-                    .snapshot()
-                    .map_err(|e| format!("cannot read the store: {e}"))?;
-                let today = wbs_protocol::date::today_utc();
-                write_backup(store.as_ref(), &snapshot, &today, &mut w)?;
-            }
-        }
-        w.flush()
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        drop(w);
-        file.sync_all()
-            .map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        let manifest = check_backup(&tmp)
-            .map_err(|e| format!("the backup just written does not check out: {e}"))?;
-        publish_output(&tmp, out)?;
-        Ok(manifest)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `wbs-server restore FILE`: see [`restore`].
-pub fn restore_command(file: &Path, data: &Path) -> Result<BackupManifest, String> {
-    restore(file, data)
+fn open(path: &Path) -> Result<std::fs::File, BackupError> {
+    std::fs::File::open(path).map_err(|source| BackupError::Open {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use wbs_store::{BlobStore, MetaStore, SledStore, TokenName};
 
     const DAY: &str = "2024-05-01";
 
@@ -715,17 +656,25 @@ mod tests {
             }
             let report = blobs.remove(0);
             store
-                .create_case([n; 32], "age1recipient", DAY, report, blobs)
+                .create_case(
+                    [n; 32],
+                    "age1recipient",
+                    DAY.parse().unwrap(),
+                    report,
+                    blobs,
+                )
                 .unwrap();
         }
-        store.add_token("siti", [9; 32]).unwrap();
+        store
+            .add_token(&TokenName::parse("siti").unwrap(), [9; 32], None)
+            .unwrap();
         store
     }
 
     fn backup_of(store: &SledStore) -> Vec<u8> {
         let snapshot = store.snapshot().unwrap();
         let mut out = Vec::new();
-        write_backup(store, &snapshot, DAY, &mut out).unwrap();
+        write_backup(&snapshot, DAY, &mut out).unwrap();
         out
     }
 
@@ -753,7 +702,7 @@ mod tests {
     }
 
     fn read(bytes: &[u8]) -> Result<BackupManifest, String> {
-        read_backup(bytes, &mut |_| Ok(()), &mut |_, _| Ok(()))
+        read_backup(bytes, &mut |_| Ok(()), &mut |_, _| Ok(())).map_err(|e| e.to_string())
     }
 
     #[test]
@@ -772,11 +721,17 @@ mod tests {
         let file = dir.path().join("backup.tar");
         std::fs::write(&file, &a).unwrap();
         let target = dir.path().join("restored");
-        restore(&file, &target).unwrap();
+        restore(
+            &file,
+            &StoreLocation::Sled {
+                data: target.clone(),
+            },
+        )
+        .unwrap();
         let restored = SledStore::open(&target).unwrap();
         let snapshot = restored.snapshot().unwrap();
         let mut problems = Vec::new();
-        let summary = verify(&restored, &snapshot, &mut |l| problems.push(l.to_owned()));
+        let summary = verify(&snapshot, &mut |l| problems.push(l.to_owned()));
         assert_eq!((summary.objects, summary.problems), (3, 0), "{problems:?}");
         assert_eq!(snapshot.records, store.snapshot().unwrap().records);
         assert_eq!(

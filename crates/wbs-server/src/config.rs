@@ -17,8 +17,10 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Optional separate address for the investigator desk routes.
     pub desk_listen: Option<SocketAddr>,
-    /// Data directory.
+    /// Data directory (the sled store, unless `[store] database_url`).
     pub data: PathBuf,
+    /// Where the store is when it is not sled in `data`.
+    pub store: StoreSettings,
     /// A `.pub` file or a folder of them.
     pub recipients: PathBuf,
     /// `Onion-Location` header value (the onion address of this site).
@@ -71,6 +73,61 @@ impl Default for UploadSettings {
             max_open: 256,
             expiry_secs: 24 * 3600,
         }
+    }
+}
+
+/// `[store]`: a PostgreSQL database instead of sled in `data`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StoreSettings {
+    /// `postgres://user:password@host/db` or libpq's `key=value` form;
+    /// none: sled in the data directory.
+    pub database_url: Option<DatabaseUrl>,
+}
+
+/// A PostgreSQL connection string. It may hold a password, so it is never
+/// shown whole: `Debug` and [`DatabaseUrl::redacted`] replace the password
+/// with `***` ([`wbs_store::redact`]).
+#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+pub struct DatabaseUrl(String);
+
+impl DatabaseUrl {
+    /// The connection string, password included: for the database client
+    /// only, never for a log or a message.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The connection string with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        wbs_store::redact(&self.0)
+    }
+}
+
+impl TryFrom<String> for DatabaseUrl {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        if s.trim().is_empty() {
+            return Err("the database URL is empty".into());
+        }
+        if s.chars().any(char::is_control) {
+            return Err("the database URL holds a control character".into());
+        }
+        Ok(DatabaseUrl(s))
+    }
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        DatabaseUrl::try_from(s.to_owned())
+    }
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "DatabaseUrl({:?})", self.redacted())
     }
 }
 
@@ -267,6 +324,11 @@ pub struct PowSettingsFile {
     pub difficulty: u8,
     /// Seconds a challenge stays valid.
     pub ttl_secs: u64,
+    /// A file holding the challenge key (64 hex digits, readable by the
+    /// server's user only). Several instances behind one address need the
+    /// same key, so a challenge issued by one is accepted by another; with
+    /// none, each process draws its own key at start.
+    pub key_file: Option<PathBuf>,
 }
 
 /// Retention settings.
@@ -284,6 +346,7 @@ impl Default for Settings {
             listen: "127.0.0.1:8080".parse().expect("valid"),
             desk_listen: None,
             data: PathBuf::from("wbs-data"),
+            store: StoreSettings::default(),
             recipients: PathBuf::from("keys"),
             onion_location: None,
             intro: Localized {
@@ -364,6 +427,7 @@ impl Default for PowSettingsFile {
         PowSettingsFile {
             difficulty: 16,
             ttl_secs: 1800,
+            key_file: None,
         }
     }
 }
@@ -377,6 +441,19 @@ impl Default for RetentionSettings {
 }
 
 impl Settings {
+    /// Where the store is: the database if `[store] database_url` is set,
+    /// else sled in `data`.
+    pub fn location(&self) -> wbs_store::StoreLocation {
+        match &self.store.database_url {
+            Some(url) => wbs_store::StoreLocation::Postgres {
+                url: url.expose().to_owned(),
+            },
+            None => wbs_store::StoreLocation::Sled {
+                data: self.data.clone(),
+            },
+        }
+    }
+
     /// The categories as the API shows them.
     pub fn api_categories(&self) -> Vec<Category> {
         self.categories
@@ -412,6 +489,13 @@ impl Settings {
         }
         if let Some(v) = get("WBS_DATA") {
             self.data = PathBuf::from(v);
+        }
+        if let Some(v) = get("WBS_DATABASE_URL") {
+            // The message names the variable, never its value.
+            self.store.database_url = Some(
+                v.parse()
+                    .map_err(|e| format!("environment variable WBS_DATABASE_URL: {e}"))?,
+            );
         }
         if let Some(v) = get("WBS_RECIPIENTS") {
             self.recipients = PathBuf::from(v);
@@ -536,6 +620,47 @@ mod tests {
         assert!(s
             .apply_env(|k| (k == "WBS_LISTEN").then(|| "nope".into()))
             .is_err());
+    }
+
+    #[test]
+    fn the_database_url_comes_from_the_file_or_the_environment_and_never_shows_its_password() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("wbs.toml");
+        std::fs::write(
+            &p,
+            "[store]\ndatabase_url = \"postgres://wbs:s3cret-pw@db.internal:5432/wbs\"\n",
+        )
+        .unwrap();
+        let mut s = Settings::from_file(&p).unwrap();
+        let url = s.store.database_url.clone().unwrap();
+        assert_eq!(
+            url.expose(),
+            "postgres://wbs:s3cret-pw@db.internal:5432/wbs"
+        );
+        assert_eq!(url.redacted(), "postgres://wbs:***@db.internal:5432/wbs");
+        assert!(!format!("{s:?}").contains("s3cret-pw"), "{s:?}");
+
+        s.apply_env(|k| (k == "WBS_DATABASE_URL").then(|| "host=/run/pg user=wbs".into()))
+            .unwrap();
+        assert_eq!(
+            s.store.database_url.as_ref().unwrap().expose(),
+            "host=/run/pg user=wbs"
+        );
+        let err = s
+            .apply_env(|k| (k == "WBS_DATABASE_URL").then(|| "postgres://a:s3cret\n@h".into()))
+            .unwrap_err();
+        assert!(!err.contains("s3cret"), "{err}");
+        assert!(Settings::default().store.database_url.is_none());
+
+        let loc = s.location();
+        assert!(
+            matches!(&loc, wbs_store::StoreLocation::Postgres { url } if url == "host=/run/pg user=wbs")
+        );
+        s.store.database_url = None;
+        assert!(matches!(
+            s.location(),
+            wbs_store::StoreLocation::Sled { .. }
+        ));
     }
 
     #[test]

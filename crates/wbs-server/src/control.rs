@@ -14,20 +14,26 @@
 //! files outside its data directory (under systemd's `ProtectSystem=strict`
 //! it could not), and the file belongs to whoever asked for it.
 //!
-//! Protocol: the client sends one line: `backup`, `verify`, `token-list`,
-//! `token-add NAME SHA256-HEX SEALED`, `token-totp NAME SHA256-HEX SEALED`
-//! or `token-revoke NAME`, where SEALED is a TOTP secret sealed under the
-//! token, in hex, or `-` for none (never the secret or the token). The server
+//! Protocol: the client sends one line of JSON, a [`Request`]:
+//! `{"request":"backup"}`, `{"request":"verify"}` or
+//! `{"request":"token","op":"add"|"totp"|"list"|"revoke",…}` (a
+//! [`TokenOp`]: a name, a token's SHA-256 in hex, a TOTP secret sealed
+//! under the token in hex; never the token or the secret). JSON carries any
+//! name the store accepts, with nothing a name could inject. The server
 //! answers with frames, each a type byte, a big-endian `u32` length and
 //! that many bytes:
 //!
 //! - `D`: backup data (a piece of the tar);
 //! - `L`: a line of the verify report;
 //! - `K`: the end, success; JSON summary ([`BackupManifest`], [`VerifySummary`],
-//!   or for token requests the list of tokens, empty unless `token-list`);
+//!   or for token requests the list of tokens, empty unless `list`);
 //! - `E`: the end, failure; the message.
 //!
 //! A connection that ends without `K` or `E` is a failure.
+//!
+//! This module only carries requests and answers: what a request does is
+//! [`crate::admin`]'s and [`crate::tokens`]'s, the same code a command runs
+//! on a store it opened itself.
 
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
@@ -38,6 +44,9 @@ use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::sync::watch;
 
+use serde::{Deserialize, Serialize};
+use wbs_store::TokenInfo;
+
 use crate::admin::{self, BackupManifest, VerifySummary};
 use crate::state::SharedState;
 use crate::tokens::TokenOp;
@@ -45,9 +54,83 @@ use crate::tokens::TokenOp;
 /// File name of the socket inside the data directory.
 pub const SOCKET_NAME: &str = "control.sock";
 
-/// Longest request line (`token-totp` with a 64-character name, a hash and
-/// a sealed TOTP secret in hex is the longest, 237 bytes).
-pub const MAX_REQUEST: usize = 256;
+/// Longest request line. The longest request, `totp` with a 64-character
+/// name in JSON escapes, a hash and a sealed TOTP secret in hex, is under
+/// 700 bytes.
+pub const MAX_REQUEST: usize = 1024;
+
+/// What a command asks of the running server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "request", rename_all = "snake_case")]
+pub enum Request {
+    /// A backup of the whole store, streamed back.
+    Backup,
+    /// Re-hash every blob, report problems line by line.
+    Verify,
+    /// A token operation.
+    Token(TokenOp),
+}
+
+impl Request {
+    /// The request's name, for the log (a token request's fields carry a
+    /// token's hash, which stays out of the log).
+    pub fn verb(&self) -> &'static str {
+        match self {
+            Request::Backup => "backup",
+            Request::Verify => "verify",
+            Request::Token(TokenOp::Add { .. }) => "token add",
+            Request::Token(TokenOp::Totp { .. }) => "token totp",
+            Request::Token(TokenOp::List) => "token list",
+            Request::Token(TokenOp::Revoke { .. }) => "token revoke",
+        }
+    }
+
+    /// The request as its one line (without the newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self).expect("a request always encodes")
+    }
+
+    /// Parses a request line, checking everything that can be checked
+    /// before the store is touched.
+    pub fn parse(line: &str) -> Result<Request, String> {
+        // A token name is checked as it is parsed (`TokenName`).
+        serde_json::from_str(line).map_err(|e| format!("not a request this server knows: {e}"))
+    }
+}
+
+/// Why a request through the control channel failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// The socket exists but belongs to another user.
+    #[error(
+        "the server is running but its control socket {0} is not ours to use: run this as \
+         the user wbs-server runs as, or as root"
+    )]
+    NotOurs(PathBuf),
+    /// The socket could not be reached for another reason.
+    #[error("cannot reach the running server's control socket {path}: {source}")]
+    Unreachable {
+        /// The socket.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The request could not be sent.
+    #[error("cannot send the request to the server: {0}")]
+    Send(#[source] io::Error),
+    /// The connection ended before the answer did.
+    #[error("the server closed the connection before it was done ({0}); see its log")]
+    Lost(#[source] io::Error),
+    /// The answer does not follow the protocol.
+    #[error("the server sent a malformed answer")]
+    Malformed,
+    /// The server refused or failed; its message.
+    #[error("{0}")]
+    Refused(String),
+    /// Where the streamed data went could not take it.
+    #[error("cannot write the backup: {0}")]
+    Output(#[source] io::Error),
+}
 
 /// Largest frame payload.
 const FRAME: usize = 256 * 1024;
@@ -146,7 +229,7 @@ fn handle(app: &SharedState, mut stream: UnixStream) {
     // A client that stops reading cannot hold the server's thread forever.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
     let _ = stream.set_write_timeout(Some(Duration::from_secs(300)));
-    let request = match read_request(&mut stream) {
+    let line = match read_request(&mut stream) {
         Ok(r) => r,
         Err(e) => {
             tracing::warn!("control socket: bad request: {e}");
@@ -154,69 +237,15 @@ fn handle(app: &SharedState, mut stream: UnixStream) {
         }
     };
     let mut frames = FrameWriter::new(&mut stream);
-    let store = app.store.as_ref();
-    let result: Result<String, String> = match request.as_str() {
-        "backup" => store
-            .snapshot()
-            .map_err(|e| format!("cannot take a snapshot of the store: {e}"))
-            .and_then(|snapshot| {
-                let today = wbs_protocol::date::today_utc();
-                admin::write_backup(store, &snapshot, &today, &mut frames)
-            })
-            .and_then(|mut m| {
-                // The summary's counts go to the operator, not next to a
-                // time in the journal: counts from one backup to the next
-                // would date arrivals.
-                tracing::info!("backup taken through the control socket");
-                // The file list is in the backup itself; the summary stays small.
-                m.files.clear();
-                serde_json::to_string(&m).map_err(|e| e.to_string())
-            }),
-        "verify" => store
-            .snapshot()
-            .map_err(|e| format!("cannot take a snapshot of the store: {e}"))
-            .and_then(|snapshot| {
-                let mut failed = None;
-                let summary = admin::verify(store, &snapshot, &mut |line| {
-                    tracing::error!("verify: {line}");
-                    if failed.is_none() {
-                        if let Err(e) = frames.frame(b'L', line.as_bytes()) {
-                            failed = Some(e);
-                        }
-                    }
-                });
-                if let Some(e) = failed {
-                    return Err(format!("the client went away: {e}"));
-                }
-                // No counts in the journal (see `backup` above).
-                if summary.problems == 0 {
-                    tracing::info!("verify through the control socket: no problem found");
-                } else {
-                    tracing::info!("verify through the control socket: problems found (above)");
-                }
-                serde_json::to_string(&summary).map_err(|e| e.to_string())
-            }),
-        other => match TokenOp::parse_request(other) {
-            Some(op) => op.and_then(|op| {
-                let listed = op.apply(store)?;
-                if !matches!(op, TokenOp::List) {
-                    tracing::info!("token change through the control socket (see the audit log)");
-                }
-                serde_json::to_string(&listed).map_err(|e| e.to_string())
-            }),
-            None => Err(format!(
-                "unknown request {other:?} (this server knows `backup`, `verify`, \
-                 `token-add`, `token-list`, `token-totp` and `token-revoke`)"
-            )),
-        },
+    let (verb, result) = match Request::parse(&line) {
+        Ok(request) => (request.verb(), serve(app, &request, &mut frames)),
+        Err(e) => ("(malformed)", Err(e)),
     };
     let end = match result {
         Ok(summary) => frames
             .flush()
             .and_then(|()| frames.frame(b'K', summary.as_bytes())),
         Err(e) => {
-            // The verb only: a token request carries a token's hash.
-            let verb = request.split(' ').next().unwrap_or_default();
             tracing::error!("control request {verb:?} failed: {e}");
             frames.frame(b'E', e.as_bytes())
         }
@@ -224,6 +253,65 @@ fn handle(app: &SharedState, mut stream: UnixStream) {
     if let Err(e) = end {
         tracing::warn!("control socket: could not answer: {e}");
     }
+}
+
+/// Carries out one request on the server's store; the JSON summary, or the
+/// error for the client.
+fn serve(app: &SharedState, request: &Request, frames: &mut FrameWriter) -> Result<String, String> {
+    let store = app.store.as_ref();
+    let snapshot = || {
+        store
+            .snapshot()
+            .map_err(|e| format!("cannot take a snapshot of the store: {e}"))
+    };
+    match request {
+        Request::Backup => {
+            let snapshot = snapshot()?;
+            let today = wbs_protocol::date::today_utc();
+            let mut m =
+                admin::write_backup(&snapshot, &today, &mut *frames).map_err(|e| e.to_string())?;
+            // The summary's counts go to the operator, not next to a
+            // time in the journal: counts from one backup to the next
+            // would date arrivals.
+            tracing::info!("backup taken through the control socket");
+            // The file list is in the backup itself; the summary stays small.
+            m.files.clear();
+            Ok(json(&m))
+        }
+        Request::Verify => {
+            let snapshot = snapshot()?;
+            let mut failed = None;
+            let summary = admin::verify(&snapshot, &mut |line| {
+                tracing::error!("verify: {line}");
+                if failed.is_none() {
+                    if let Err(e) = frames.frame(b'L', line.as_bytes()) {
+                        failed = Some(e);
+                    }
+                }
+            });
+            if let Some(e) = failed {
+                return Err(format!("the client went away: {e}"));
+            }
+            // No counts in the journal (see `backup` above).
+            if summary.problems == 0 {
+                tracing::info!("verify through the control socket: no problem found");
+            } else {
+                tracing::info!("verify through the control socket: problems found (above)");
+            }
+            Ok(json(&summary))
+        }
+        Request::Token(op) => {
+            let listed = op.apply(store).map_err(|e| e.to_string())?;
+            if op.changes() {
+                tracing::info!("token change through the control socket (see the audit log)");
+            }
+            Ok(json(&listed))
+        }
+    }
+}
+
+fn json(value: &impl Serialize) -> String {
+    serde_json::to_string(value).expect("summaries always encode")
 }
 
 fn read_request(stream: &mut UnixStream) -> io::Result<String> {
@@ -286,74 +374,178 @@ impl Write for FrameWriter<'_> {
 
 // ---------------------------------------------------------------- client
 
-/// Connects to the control socket of a server running on `data`:
-/// `Ok(None)` if no server is running there (no socket, or a stale one).
-pub fn connect(data: &Path) -> Result<Option<UnixStream>, String> {
-    let path = socket_path(data);
-    match UnixStream::connect(&path) {
-        Ok(s) => Ok(Some(s)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
-            ) =>
-        {
-            Ok(None)
+/// A connection to the control socket of a running server.
+pub struct ControlClient {
+    stream: UnixStream,
+}
+
+impl ControlClient {
+    /// Connects to the control socket of a server running on `data`:
+    /// `Ok(None)` if no server is running there (no socket, or a stale one).
+    pub fn connect(data: &Path) -> Result<Option<ControlClient>, ControlError> {
+        let path = socket_path(data);
+        match UnixStream::connect(&path) {
+            Ok(stream) => Ok(Some(ControlClient { stream })),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                Err(ControlError::NotOurs(path))
+            }
+            Err(source) => Err(ControlError::Unreachable { path, source }),
         }
-        Err(e) if e.kind() == io::ErrorKind::PermissionDenied => Err(format!(
-            "the server is running but its control socket {} is not ours to use: run this as \
-             the user wbs-server runs as, or as root",
-            path.display()
-        )),
-        Err(e) => Err(format!(
-            "cannot reach the running server's control socket {}: {e}",
-            path.display()
-        )),
+    }
+
+    /// Streams a backup of the server's store into `out`.
+    pub fn backup(self, out: &mut dyn Write) -> Result<BackupManifest, ControlError> {
+        let json = self.request(&Request::Backup, &mut |d| out.write_all(d), &mut |_| {})?;
+        summary(&json)
+    }
+
+    /// Verifies the server's store; problems go to `on_line` as found.
+    pub fn verify(self, on_line: &mut dyn FnMut(&str)) -> Result<VerifySummary, ControlError> {
+        let json = self.request(&Request::Verify, &mut |_| Ok(()), on_line)?;
+        summary(&json)
+    }
+
+    /// Has the server carry out a token operation; the tokens for `List`.
+    pub fn token(self, op: &TokenOp) -> Result<Vec<TokenInfo>, ControlError> {
+        let json = self.request(&Request::Token(op.clone()), &mut |_| Ok(()), &mut |_| {})?;
+        summary(&json)
+    }
+
+    /// Sends `request` and reads the answer: data frames go to `on_data`,
+    /// report lines to `on_line`; returns the success summary (JSON) or the
+    /// server's error.
+    fn request(
+        mut self,
+        request: &Request,
+        on_data: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+        on_line: &mut dyn FnMut(&str),
+    ) -> Result<String, ControlError> {
+        self.stream
+            .write_all(format!("{}\n", request.to_line()).as_bytes())
+            .map_err(ControlError::Send)?;
+        let mut reader = io::BufReader::with_capacity(FRAME, self.stream);
+        let mut payload = Vec::new();
+        loop {
+            let mut head = [0u8; 5];
+            reader.read_exact(&mut head).map_err(ControlError::Lost)?;
+            let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
+            if len > FRAME {
+                return Err(ControlError::Malformed);
+            }
+            payload.resize(len, 0);
+            reader
+                .read_exact(&mut payload)
+                .map_err(ControlError::Lost)?;
+            match head[0] {
+                b'D' => on_data(&payload).map_err(ControlError::Output)?,
+                b'L' => on_line(&String::from_utf8_lossy(&payload)),
+                b'K' => return Ok(String::from_utf8_lossy(&payload).into_owned()),
+                b'E' => {
+                    return Err(ControlError::Refused(
+                        String::from_utf8_lossy(&payload).into_owned(),
+                    ))
+                }
+                _ => return Err(ControlError::Malformed),
+            }
+        }
     }
 }
 
-/// Sends `request` and reads the answer: data frames go to `on_data`,
-/// report lines to `on_line`; returns the success summary (JSON) or the
-/// server's error.
-pub fn request(
-    mut stream: UnixStream,
-    request: &str,
-    on_data: &mut dyn FnMut(&[u8]) -> io::Result<()>,
-    on_line: &mut dyn FnMut(&str),
-) -> Result<String, String> {
-    stream
-        .write_all(format!("{request}\n").as_bytes())
-        .map_err(|e| format!("cannot send the request to the server: {e}"))?;
-    let mut reader = io::BufReader::with_capacity(FRAME, stream);
-    let mut payload = Vec::new();
-    let lost = |e: io::Error| {
-        format!("the server closed the connection before it was done ({e}); see its log")
-    };
-    loop {
-        let mut head = [0u8; 5];
-        reader.read_exact(&mut head).map_err(lost)?;
-        let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]) as usize;
-        if len > FRAME {
-            return Err("the server sent a malformed answer".into());
-        }
-        payload.resize(len, 0);
-        reader.read_exact(&mut payload).map_err(lost)?;
-        match head[0] {
-            b'D' => on_data(&payload).map_err(|e| format!("cannot write the backup: {e}"))?,
-            b'L' => on_line(&String::from_utf8_lossy(&payload)),
-            b'K' => return Ok(String::from_utf8_lossy(&payload).into_owned()),
-            b'E' => return Err(String::from_utf8_lossy(&payload).into_owned()),
-            _ => return Err("the server sent a malformed answer".into()),
+fn summary<T: serde::de::DeserializeOwned>(json: &str) -> Result<T, ControlError> {
+    serde_json::from_str(json).map_err(|_| ControlError::Malformed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tokens::new_token;
+
+    fn n(name: &str) -> wbs_store::TokenName {
+        wbs_store::TokenName::parse(name).unwrap()
+    }
+
+    #[test]
+    fn requests_round_trip_through_their_line() {
+        let (token, hash) = new_token();
+        let sealed = crate::totp::TotpSecret::generate().seal(&token);
+        let longest_name = "x".repeat(64);
+        for request in [
+            Request::Backup,
+            Request::Verify,
+            Request::Token(TokenOp::Add {
+                name: n("siti.r@desk-1"),
+                hash,
+                totp: None,
+            }),
+            Request::Token(TokenOp::Add {
+                name: n(&longest_name),
+                hash,
+                totp: Some(sealed.clone()),
+            }),
+            Request::Token(TokenOp::Totp {
+                name: n(&longest_name),
+                hash,
+                totp: Some(sealed.clone()),
+            }),
+            Request::Token(TokenOp::Totp {
+                name: n("budi"),
+                hash,
+                totp: None,
+            }),
+            Request::Token(TokenOp::List),
+            Request::Token(TokenOp::Revoke { name: n("budi_2") }),
+        ] {
+            let line = request.to_line();
+            assert!(line.len() <= MAX_REQUEST, "{line}");
+            assert!(!line.contains('\n'), "{line}");
+            assert_eq!(Request::parse(&line), Ok(request), "{line}");
         }
     }
-}
 
-/// Parses the summary of a successful `backup` request.
-pub fn backup_summary(json: &str) -> Result<BackupManifest, String> {
-    serde_json::from_str(json).map_err(|e| format!("the server's summary does not parse: {e}"))
-}
-
-/// Parses the summary of a successful `verify` request.
-pub fn verify_summary(json: &str) -> Result<VerifySummary, String> {
-    serde_json::from_str(json).map_err(|e| format!("the server's summary does not parse: {e}"))
+    #[test]
+    fn malformed_requests_are_refused() {
+        let hash = "a".repeat(64);
+        for bad in [
+            String::new(),
+            "backup".into(),
+            r#"{"request":"shutdown"}"#.into(),
+            r#"{"request":"token","op":"add","name":"siti"}"#.into(),
+            r#"{"request":"token","op":"add","name":"siti","hash":"abc","totp":null}"#.into(),
+            format!(
+                r#"{{"request":"token","op":"add","name":"siti","hash":"{}","totp":null}}"#,
+                "g".repeat(64)
+            ),
+            format!(
+                r#"{{"request":"token","op":"add","name":"{}","hash":"{hash}","totp":null}}"#,
+                "x".repeat(65)
+            ),
+            format!(
+                r#"{{"request":"token","op":"add","name":"../x","hash":"{hash}","totp":null}}"#
+            ),
+            format!(
+                r#"{{"request":"token","op":"add","name":"siti","hash":"{hash}","totp":"00ff"}}"#
+            ),
+            format!(
+                r#"{{"request":"token","op":"totp","name":"siti","hash":"{hash}","totp":"{}"}}"#,
+                "A".repeat(2 * crate::totp::SEALED_LEN)
+            ),
+            format!(
+                r#"{{"request":"token","op":"totp","name":"siti","hash":"{hash}","totp":"{}"}}"#,
+                "g".repeat(2 * crate::totp::SEALED_LEN)
+            ),
+            r#"{"request":"token","op":"revoke"}"#.into(),
+            r#"{"request":"token","op":"revoke","name":""}"#.into(),
+            r#"{"request":"token","op":"revoke","name":"siti","extra":1}"#.into(),
+        ] {
+            assert!(Request::parse(&bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 }

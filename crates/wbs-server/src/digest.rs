@@ -71,7 +71,7 @@ pub fn count(
     today: Day,
 ) -> Result<Counts, StoreError> {
     let mut counts = Counts::default();
-    for object in store.objects_since(since)? {
+    for object in store.all_objects_since(since)? {
         if object.seq > upto {
             break;
         }
@@ -82,7 +82,7 @@ pub fn count(
         }
     }
     // The same facts and the same rule as the desk's overview counts.
-    for case in store.list_cases()? {
+    for case in store.all_cases()? {
         let Some(facts) = facts_of(&case) else {
             continue;
         };
@@ -136,7 +136,7 @@ pub fn message_text(organization: &str, c: &Counts) -> (String, String) {
 /// `hour_utc`, and not yet today.
 pub fn due_now(now_unix: u64, hour_utc: u8, state: &DigestState) -> bool {
     let hour = (now_unix % 86_400) / 3600;
-    hour == u64::from(hour_utc) && state.sent_on != today_of(now_unix)
+    hour == u64::from(hour_utc) && state.sent_on != Some(today_of(now_unix))
 }
 
 /// The start of the next hour `hour_utc` after `now_unix` (today's if it
@@ -156,8 +156,8 @@ fn hour_start(now_unix: u64) -> u64 {
     now_unix - now_unix % 3600
 }
 
-fn today_of(now_unix: u64) -> String {
-    wbs_protocol::date::date_from_unix_days((now_unix / 86_400) as i64)
+fn today_of(now_unix: u64) -> wbs_store::Day {
+    wbs_store::Day::from_unix_days((now_unix / 86_400) as i64)
 }
 
 fn now_unix() -> u64 {
@@ -299,7 +299,7 @@ async fn send_one(
     let store = app.store.clone();
     let next = DigestState {
         cursor: upto.max(state.cursor),
-        sent_on: today_of(now),
+        sent_on: Some(today_of(now)),
     };
     tokio::task::spawn_blocking(move || store.set_digest_state(&next))
         .await
@@ -333,6 +333,11 @@ pub fn spawn(
     ))))
 }
 
+/// The lease that lets one instance of several on a store send the
+/// digest; held for the hour of sending and its retries.
+pub const LEASE: &str = "digest";
+const LEASE_SECS: u64 = 3600;
+
 /// The digest loop: wakes at the configured hour (and at start), sends if
 /// due, retries a few times within the hour, sleeps until the next day's.
 async fn run(
@@ -345,8 +350,18 @@ async fn run(
     loop {
         let now = now_unix();
         let store = app.store.clone();
-        let state = match tokio::task::spawn_blocking(move || store.digest_state()).await {
-            Ok(Ok(state)) => Some(state),
+        let holder = app.instance.clone();
+        // Of several instances on one store, the one holding the lease
+        // sends; the others see the digest recorded as sent afterwards.
+        let state = match tokio::task::spawn_blocking(move || {
+            let state = store.digest_state()?;
+            let ours = store.try_lease(LEASE, &holder, LEASE_SECS, now)?;
+            Ok::<_, StoreError>((state, ours))
+        })
+        .await
+        {
+            Ok(Ok((state, true))) => Some(state),
+            Ok(Ok((_, false))) => None,
             Ok(Err(e)) => {
                 tracing::error!("daily digest: cannot read its state: {e}");
                 None
@@ -386,7 +401,8 @@ async fn run(
                 failures = 0;
                 Duration::from_secs(next_slot(now, mailer.hour_utc) - now)
             }
-            // The store failed: look again in a few minutes.
+            // The store failed, or another instance holds the lease: look
+            // again in a few minutes.
             None => Duration::from_secs(300),
         };
         // Never sleep more than an hour at once, so a changed clock is
@@ -405,7 +421,7 @@ async fn run(
 mod tests {
     use super::*;
     use wbs_protocol::Status;
-    use wbs_store::SledStore;
+    use wbs_store::{BlobStore, MetaStore, SledStore};
 
     const DAY: u64 = 86_400;
 
@@ -420,9 +436,9 @@ mod tests {
         assert!(!due_now(midnight + 8 * 3600, 7, &never));
         let sent_today = DigestState {
             cursor: 5,
-            sent_on: today_of(midnight),
+            sent_on: Some(today_of(midnight)),
         };
-        assert_eq!(sent_today.sent_on, "2026-11-30");
+        assert_eq!(sent_today.sent_on.unwrap().to_string(), "2026-11-30");
         assert!(!due_now(midnight + 7 * 3600 + 10, 7, &sent_today));
         assert!(due_now(midnight + DAY + 7 * 3600, 7, &sent_today));
         assert!(due_now(midnight + 30, 0, &never));
@@ -436,6 +452,10 @@ mod tests {
         assert_eq!(next_slot(midnight + 9 * 3600, 7), midnight + DAY + 7 * 3600);
         assert_eq!(next_slot(midnight + 100, 0), midnight + DAY);
         assert_eq!(hour_start(midnight + 7 * 3600 + 1234), midnight + 7 * 3600);
+    }
+
+    fn d(s: &str) -> wbs_store::Day {
+        s.parse().unwrap()
     }
 
     fn blob(store: &SledStore, bytes: &[u8]) -> wbs_store::StagedBlob {
@@ -454,7 +474,7 @@ mod tests {
         let recipient = age::x25519::Identity::generate().to_public().to_string();
         let new_case = |n: u8, on: &str| {
             store
-                .create_case([n; 32], &recipient, on, blob(&store, &[n]), vec![])
+                .create_case([n; 32], &recipient, d(on), blob(&store, &[n]), vec![])
                 .unwrap()
         };
         // Long overdue, never acknowledged.
@@ -472,11 +492,11 @@ mod tests {
                 &old.id,
                 blob(&store, b"f"),
                 vec![blob(&store, b"a")],
-                "2026-11-30",
+                d("2026-11-30"),
             )
             .unwrap();
         store
-            .add_followup(&fresh.id, blob(&store, b"g"), vec![], "2026-11-30")
+            .add_followup(&fresh.id, blob(&store, b"g"), vec![], d("2026-11-30"))
             .unwrap();
         let upto = store.cursor().unwrap();
         // Committed after the digest read its cursor: the next digest's.
@@ -494,7 +514,7 @@ mod tests {
         );
         // A closed case is overdue no more.
         store
-            .set_status(&old.id, Status::ClosedUnsubstantiated, "2026-11-30")
+            .set_status(&old.id, Status::ClosedUnsubstantiated, d("2026-11-30"))
             .unwrap();
         let c = count(&store, &policy, upto, store.cursor().unwrap(), today).unwrap();
         assert_eq!((c.new_reports, c.new_followups, c.overdue), (1, 0, 0));

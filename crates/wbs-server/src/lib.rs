@@ -16,7 +16,9 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod admin;
+pub mod commands;
 pub mod config;
 #[cfg(unix)]
 pub mod control;
@@ -63,8 +65,46 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
         }
         None => wbs_casebook::Policy::default(),
     };
-    let store = wbs_store::SledStore::create_or_open(&settings.data)
-        .map_err(|e| format!("cannot open storage in {}: {e}", settings.data.display()))?;
+    let store = open_store(&settings)?;
+    let last_pull = handlers::overview::last_export_in(
+        &store
+            .all_audit()
+            .map_err(|e| format!("cannot read the audit log: {e}"))?,
+    );
+    let pow_key = match &settings.pow.key_file {
+        Some(path) => Some(pow::load_key(path)?),
+        None => {
+            if settings.store.database_url.is_some() {
+                tracing::warn!(
+                    "no [pow] key_file: challenges from this instance work only here; \
+                     instances behind one address need the same key file"
+                );
+            }
+            None
+        }
+    };
+    let mut state = AppState::new(settings, store, recipients, demo);
+    let leftovers = state.staging.prepare()?;
+    if leftovers > 0 {
+        tracing::info!("removed {leftovers} unfinished upload(s) left by an earlier run");
+    }
+    if let Some(key) = pow_key {
+        state.pow =
+            pow::PowIssuer::with_key(&key, state.pow.difficulty, state.settings.pow.ttl_secs);
+    }
+    state.deadline_policy = policy;
+    *state.last_export.get_mut() = last_pull;
+    Ok(Arc::new(state))
+}
+
+/// Opens the store the settings name (creating it if there is none yet).
+fn open_store(settings: &Settings) -> Result<Arc<dyn wbs_store::Store>, String> {
+    let location = settings.location();
+    let cannot = |e: wbs_store::StoreError| format!("cannot open storage in {location}: {e}");
+    let wbs_store::StoreLocation::Sled { data } = &location else {
+        return wbs_store::open(&location).map(Arc::from).map_err(cannot);
+    };
+    let store = wbs_store::SledStore::create_or_open(data).map_err(cannot)?;
     let leftovers = store.recovered_leftovers();
     if leftovers > 0 {
         tracing::info!("removed {leftovers} unreferenced files left by an interrupted write");
@@ -74,24 +114,14 @@ pub fn build_state(settings: Settings) -> Result<SharedState, String> {
     let missing = store.missing_blobs();
     if !missing.is_empty() {
         tracing::error!(
-            "{} stored object(s) are missing from {} (the first is blob {}); run              `wbs-server verify` to see which cases, and restore them from a backup",
+            "{} stored object(s) are missing from {} (the first is blob {}); run \
+             `wbs-server verify` to see which cases, and restore them from a backup",
             missing.len(),
-            settings.data.join("blobs").display(),
+            data.join("blobs").display(),
             missing[0]
         );
     }
-    let last_pull = handlers::overview::last_export_in(
-        &wbs_store::Store::audit_log(&store)
-            .map_err(|e| format!("cannot read the audit log: {e}"))?,
-    );
-    let mut state = AppState::new(settings, Arc::new(store), recipients, demo);
-    let leftovers = state.staging.prepare()?;
-    if leftovers > 0 {
-        tracing::info!("removed {leftovers} unfinished upload(s) left by an earlier run");
-    }
-    state.deadline_policy = policy;
-    *state.last_export.get_mut() = last_pull;
-    Ok(Arc::new(state))
+    Ok(Arc::new(store))
 }
 
 /// Largest request head (request line and headers) accepted; a larger one
@@ -187,10 +217,16 @@ pub async fn launch_with_tcp_listener(
     let staging = tokio::spawn(resumable::run(app.clone(), rx.clone()));
     // No task at all unless `[digest]` is configured.
     let digest = digest::spawn(&app, app.deadline_policy.clone(), rx.clone())?;
-    // `wbs-server backup` and `verify` reach the running server through
-    // `<data>/control.sock` (sled lets only this process open the store).
+    // On sled, `wbs-server backup`, `verify` and `token` reach the running
+    // server through `<data>/control.sock` (sled lets only this process
+    // open the store). A database takes those commands' own connections.
     #[cfg(unix)]
-    let control = tokio::spawn(control::run(app.clone(), rx.clone()));
+    let control = app
+        .settings
+        .store
+        .database_url
+        .is_none()
+        .then(|| tokio::spawn(control::run(app.clone(), rx.clone())));
     let grace = Duration::from_secs(30);
     let public = routes::public_router(&app);
     let desk = routes::desk_router(&app);
@@ -224,11 +260,15 @@ pub async fn launch_with_tcp_listener(
         digest.abort();
     }
     #[cfg(unix)]
-    let _ = control.await;
+    if let Some(control) = control {
+        let _ = control.await;
+    }
     // The last files of the day keep no exact ctime on a stopped server.
     file_times::sweep_once(&app).await;
-    app.store
-        .flush()
+    let store = app.store.clone();
+    tokio::task::spawn_blocking(move || store.flush())
+        .await
+        .map_err(|e| format!("final flush failed: {e}"))?
         .map_err(|e| format!("final flush failed: {e}"))?;
     tracing::info!("stopped; storage flushed");
     Ok(())

@@ -7,6 +7,7 @@ use std::io::{IsTerminal, Read};
 
 use clap::{Parser, Subcommand};
 use sha2::Digest;
+use wbs_server::commands::{self, CommandError};
 use wbs_server::tokens::{self, TokenOp};
 use wbs_server::totp::TotpSecret;
 use wbs_server::Settings;
@@ -31,6 +32,12 @@ struct Cli {
     /// Data directory [default: ./wbs-data].
     #[arg(long, value_name = "DIR", global = true)]
     data: Option<PathBuf>,
+    /// A PostgreSQL database instead of sled in --data: a URL
+    /// (postgresql://user@host/db) or libpq's key=value form. A password here is
+    /// visible to other users in the process list: prefer WBS_DATABASE_URL or the
+    /// config file's [store] database_url.
+    #[arg(long, value_name = "URL", global = true)]
+    database: Option<wbs_server::config::DatabaseUrl>,
     /// A .pub recipient file or a folder of them [default: keys/].
     #[arg(long, value_name = "PATH")]
     recipients: Option<PathBuf>,
@@ -57,7 +64,8 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
     },
-    /// Restore a backup into a new or empty data directory (--data, or the configured one).
+    /// Restore a backup into a new store: an empty data directory (--data), or a database
+    /// without WBS records (--database).
     Restore {
         /// A file made by `wbs-server backup`.
         #[arg(value_name = "FILE")]
@@ -114,6 +122,9 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     if let Some(v) = &cli.data {
         s.data = v.clone();
     }
+    if let Some(v) = &cli.database {
+        s.store.database_url = Some(v.clone());
+    }
     if let Some(v) = &cli.recipients {
         s.recipients = v.clone();
     }
@@ -123,10 +134,11 @@ fn settings(cli: &Cli) -> Result<Settings, String> {
     Ok(s)
 }
 
-fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String> {
+fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), CommandError> {
     let mut note = |line: &str| eprintln!("{line}");
     match action {
         TokenAction::Add { name, totp } => {
+            let name = &tokens::parse_name(name)?;
             let (token, hash) = tokens::new_token();
             let secret = totp.then(TotpSecret::generate);
             let op = TokenOp::Add {
@@ -134,7 +146,7 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
                 hash,
                 totp: secret.as_ref().map(|s| s.seal(&token)),
             };
-            tokens::run(&settings.data, &op, &mut note)?;
+            commands::token(&settings.location(), &op, &mut note)?;
             if let Some(secret) = &secret {
                 show_enrolment(name, secret);
             }
@@ -142,7 +154,7 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
             println!("{}", token.as_str());
         }
         TokenAction::List => {
-            for t in tokens::run(&settings.data, &TokenOp::List, &mut note)? {
+            for t in commands::token(&settings.location(), &TokenOp::List, &mut note)? {
                 let totp = if t.totp { "totp" } else { "no totp" };
                 println!("{}\tcreated {}\t{totp}", t.name, t.created_on);
             }
@@ -152,7 +164,8 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
             token_file,
             remove,
         } => {
-            let token = read_token(name, token_file.as_deref())?;
+            let name = &tokens::parse_name(name)?;
+            let token = read_token(name, token_file.as_deref()).map_err(CommandError::Input)?;
             let hash = sha2::Sha256::digest(token.as_bytes()).into();
             let secret = (!remove).then(TotpSecret::generate);
             let op = TokenOp::Totp {
@@ -160,7 +173,7 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
                 hash,
                 totp: secret.as_ref().map(|s| s.seal(&token)),
             };
-            tokens::run(&settings.data, &op, &mut note)?;
+            commands::token(&settings.location(), &op, &mut note)?;
             match &secret {
                 Some(secret) => {
                     show_enrolment(name, secret);
@@ -170,8 +183,9 @@ fn token_command(settings: &Settings, action: &TokenAction) -> Result<(), String
             }
         }
         TokenAction::Revoke { name } => {
+            let name = &tokens::parse_name(name)?;
             let op = TokenOp::Revoke { name: name.clone() };
-            tokens::run(&settings.data, &op, &mut note)?;
+            commands::token(&settings.location(), &op, &mut note)?;
             eprintln!("Token {name:?} revoked.");
         }
     }
@@ -238,10 +252,12 @@ fn run_server(settings: Settings) -> Result<(), String> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
+    let listen = settings.listen;
+    let desk_listen = settings.desk_listen;
+    // Outside the runtime: the database client blocks on a runtime of its
+    // own, which cannot start on one of tokio's threads.
+    let app = wbs_server::build_state(settings)?;
     runtime.block_on(async move {
-        let listen = settings.listen;
-        let desk_listen = settings.desk_listen;
-        let app = wbs_server::build_state(settings)?;
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -266,10 +282,10 @@ fn run_server(settings: Settings) -> Result<(), String> {
             }
         );
         tracing::info!(
-            "{} recipient(s); proof-of-work {} bits; data in {}",
+            "{} recipient(s); proof-of-work {} bits; store: {}",
             app.recipients.len(),
             app.settings.pow.difficulty,
-            app.settings.data.display()
+            app.settings.location()
         );
         wbs_server::launch_with_tcp_listener(app, listener, desk, shutdown_signal()).await
     })
@@ -292,29 +308,42 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("WBS_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+                // The database client logs its statements with their
+                // parameters at debug level: token and lookup hashes,
+                // session hashes. Never in the server's log, whatever
+                // WBS_LOG asks for.
+                .add_directive("tokio_postgres=warn".parse().expect("valid directive"))
+                .add_directive("postgres=warn".parse().expect("valid directive")),
         )
         .init();
-    let result = settings(&cli).and_then(|s| match &cli.command {
-        Some(Command::Token { action }) => token_command(&s, action),
-        Some(Command::Verify) => wbs_server::admin::verify_command(&s.data),
-        Some(Command::Backup { out }) => wbs_server::admin::backup_command(&s.data, out).map(|m| {
-            println!(
-                "backup written to {} and checked: {}",
-                out.display(),
-                m.summary()
-            )
-        }),
-        Some(Command::Restore { file }) => {
-            wbs_server::admin::restore_command(file, &s.data).map(|m| {
+    let mut note = |line: &str| eprintln!("{line}");
+    let result = settings(&cli).and_then(|s| {
+        let done = match &cli.command {
+            Some(Command::Token { action }) => token_command(&s, action),
+            Some(Command::Verify) => {
+                commands::verify(&s.location(), &mut |line| println!("{line}"), &mut note)
+                    .map(|summary| println!("{}", summary.line()))
+            }
+            Some(Command::Backup { out }) => {
+                commands::backup(&s.location(), out, &mut note).map(|m| {
+                    println!(
+                        "backup written to {} and checked: {}",
+                        out.display(),
+                        m.summary()
+                    )
+                })
+            }
+            Some(Command::Restore { file }) => commands::restore(file, &s.location()).map(|m| {
                 println!(
                     "restored {} into {}; every file matched its SHA-256. Start wbs-server on it.",
                     m.summary(),
-                    s.data.display()
+                    s.location()
                 )
-            })
-        }
-        None => run_server(s),
+            }),
+            None => return run_server(s),
+        };
+        done.map_err(|e| e.to_string())
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,

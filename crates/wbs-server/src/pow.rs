@@ -2,11 +2,13 @@
 //!
 //! A challenge is `base64url(nonce ‖ ChaCha20-Poly1305(key, nonce, id ‖
 //! expires_at ‖ difficulty))` under a key that lives only in this process's
-//! memory. The server keeps no per-visitor state: issuing a challenge
-//! records nothing, and only the ids of redeemed challenges are kept
-//! ([`Claims`] in memory, the spent list in the store), until they expire,
-//! so each is used once. After a restart, outstanding challenges stop
-//! working and clients fetch new ones.
+//! memory, or, for several instances behind one address, the key of
+//! `[pow] key_file` that they share ([`load_key`]). The server keeps no
+//! per-visitor state: issuing a challenge records nothing, and only the ids
+//! of redeemed challenges are kept ([`Claims`] in memory, the spent list in
+//! the store, which all instances on one store share), until they expire,
+//! so each is used once. After a restart without a key file, outstanding
+//! challenges stop working and clients fetch new ones.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +20,34 @@ use rand::RngCore;
 use wbs_protocol::api::{PowChallenge, PowSolution};
 
 use crate::error::ApiError;
+
+/// Reads a challenge key file: 64 hex digits on its first line, in a file
+/// no other user may read.
+pub fn load_key(path: &std::path::Path) -> Result<zeroize::Zeroizing<[u8; 32]>, String> {
+    let shown = path.display();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)
+            .map_err(|e| format!("cannot read pow.key_file {shown}: {e}"))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            return Err(format!(
+                "pow.key_file {shown} is readable by other users; chmod 600 it"
+            ));
+        }
+    }
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read pow.key_file {shown}: {e}"))?,
+    );
+    let line = text.lines().next().unwrap_or_default().trim();
+    let key = wbs_protocol::parse_sha256_hex(&line.to_ascii_lowercase()).ok_or_else(|| {
+        format!("pow.key_file {shown} must hold 64 hex digits (e.g. from `openssl rand -hex 32`)")
+    })?;
+    Ok(zeroize::Zeroizing::new(key))
+}
 
 /// Issues and opens challenges.
 pub struct PowIssuer {
@@ -124,6 +154,11 @@ impl PowIssuer {
     pub fn new(difficulty: u8, ttl_secs: u64) -> Self {
         let mut key = zeroize::Zeroizing::new([0u8; 32]);
         rand::rngs::OsRng.fill_bytes(&mut key[..]);
+        Self::with_key(&key, difficulty, ttl_secs)
+    }
+
+    /// An issuer with a given key (shared by the instances on one store).
+    pub fn with_key(key: &[u8; 32], difficulty: u8, ttl_secs: u64) -> Self {
         PowIssuer {
             cipher: ChaCha20Poly1305::new(Key::from_slice(&key[..])),
             difficulty,
@@ -252,6 +287,42 @@ mod tests {
         );
         // Off.
         assert!(PowIssuer::new(0, 60).verify(None, 1000).unwrap().is_none());
+    }
+
+    #[test]
+    fn instances_with_one_key_file_accept_each_others_challenges() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("pow.key");
+        std::fs::write(&file, format!("{}\n", "A1".repeat(32))).unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let err = load_key(&file).unwrap_err();
+            assert!(err.contains("other users"), "{err}");
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let key = load_key(&file).unwrap();
+        let (a, b) = (
+            PowIssuer::with_key(&key, 8, 60),
+            PowIssuer::with_key(&key, 8, 60),
+        );
+        let c = a.issue(1000);
+        let solved = PowSolution {
+            nonce: wbs_protocol::pow::solve(&c.challenge, 8),
+            challenge: c.challenge,
+        };
+        assert!(b.verify(Some(&solved), 1000).unwrap().is_some());
+        assert_eq!(
+            PowIssuer::new(8, 60)
+                .verify(Some(&solved), 1000)
+                .err()
+                .unwrap()
+                .code,
+            "pow_invalid"
+        );
+        std::fs::write(&file, "not hex\n").unwrap();
+        assert!(load_key(&file).unwrap_err().contains("64 hex digits"));
     }
 
     #[test]

@@ -19,14 +19,14 @@ pub fn sweep(
     if days == 0 {
         return Ok(deleted);
     }
-    for case in store.list_cases()? {
+    for case in store.all_cases()? {
         if !case.status.is_closed() {
             continue;
         }
         let last = case
             .history
             .last()
-            .and_then(|(_, on)| wbs_protocol::date::unix_days_from_date(on))
+            .map(|(_, on)| on.unix_days())
             .unwrap_or(today);
         if today - last >= i64::from(days) {
             store.delete_case(&case.id)?;
@@ -40,13 +40,20 @@ pub fn sweep(
                     wbs_protocol::date::date_from_unix_days(last)
                 ),
             )?;
-            deleted.push(case.id);
+            deleted.push(case.id.into());
         }
     }
     Ok(deleted)
 }
 
-/// Sweeps once at start and then every hour, until shutdown.
+/// The lease that lets one instance of several on a store sweep: held for
+/// two sweep intervals, renewed by every sweep of its holder, so another
+/// instance takes over at most two hours after the holder stops.
+pub const LEASE: &str = "retention";
+const LEASE_SECS: u64 = 2 * 3600;
+
+/// Sweeps once at start and then every hour, until shutdown; with several
+/// instances on one store, only the one holding [`LEASE`] sweeps.
 pub async fn run(app: SharedState, mut shutdown: watch::Receiver<bool>) {
     let days = app.settings.retention.closed_case_days;
     if days == 0 {
@@ -54,7 +61,12 @@ pub async fn run(app: SharedState, mut shutdown: watch::Receiver<bool>) {
     }
     loop {
         let store = app.store.clone();
+        let holder = app.instance.clone();
         let result = tokio::task::spawn_blocking(move || {
+            let now = crate::handlers::session::unix_now();
+            if !store.try_lease(LEASE, &holder, LEASE_SECS, now)? {
+                return Ok(Vec::new());
+            }
             sweep(store.as_ref(), days, wbs_protocol::date::today_days())
         })
         .await;

@@ -63,6 +63,10 @@ pub struct AppState {
     pub deadline_policy: wbs_casebook::Policy,
     /// Resumable uploads being received or waiting to be named.
     pub staging: Arc<crate::resumable::Staging>,
+    /// This instance's name for the store's leases: random, drawn at
+    /// start, so that of several instances on one store a periodic job
+    /// (retention, the daily digest) runs on one only.
+    pub instance: String,
 }
 
 impl AppState {
@@ -113,6 +117,11 @@ impl AppState {
                 &settings.uploads,
                 &settings.data,
             )),
+            instance: {
+                let mut id = [0u8; 16];
+                rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut id);
+                wbs_protocol::hex(&id)
+            },
             settings,
             store,
             recipients,

@@ -340,7 +340,7 @@ pub fn check_login(
             return Err(LoginError::TotpNotEnrolled);
         }
         return Ok(LoginOk {
-            name: auth.name,
+            name: auth.name.to_string(),
             totp_enrolled: false,
         });
     };
@@ -360,7 +360,7 @@ pub fn check_login(
     }
     match store.accept_totp_step(&hash, step) {
         Ok(true) => Ok(LoginOk {
-            name: auth.name,
+            name: auth.name.to_string(),
             totp_enrolled: true,
         }),
         // A concurrent login took this step first.
@@ -423,7 +423,11 @@ pub fn bearer_error(e: &LoginError) -> crate::error::ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use wbs_store::SledStore;
+    use wbs_store::{MetaStore, SledStore, TokenName};
+
+    fn name(s: &str) -> TokenName {
+        TokenName::parse(s).unwrap()
+    }
 
     const RFC_SEED: &[u8; 20] = b"12345678901234567890";
 
@@ -556,11 +560,11 @@ mod tests {
     fn store_with(dir: &std::path::Path) -> (SledStore, String, String, TotpSecret) {
         let store = SledStore::create_or_open(&dir.join("data")).unwrap();
         let (plain, plain_hash) = crate::tokens::new_token();
-        store.add_token("plain", plain_hash).unwrap();
+        store.add_token(&name("plain"), plain_hash, None).unwrap();
         let (token, hash) = crate::tokens::new_token();
         let secret = TotpSecret::generate();
         store
-            .add_token_with_totp("siti", hash, Some(secret.seal(&token)))
+            .add_token(&name("siti"), hash, Some(secret.seal(&token)))
             .unwrap();
         (store, token.to_string(), plain.to_string(), secret)
     }
@@ -653,18 +657,18 @@ mod tests {
         let new = TotpSecret::generate();
         // Another token's hash does not re-enrol siti.
         assert!(matches!(
-            store.set_token_totp("siti", plain_hash, Some(new.seal(&plain))),
+            store.set_token_totp(&name("siti"), plain_hash, Some(new.seal(&plain))),
             Err(StoreError::NotFound)
         ));
         store
-            .set_token_totp("siti", hash, Some(new.seal(&token)))
+            .set_token_totp(&name("siti"), hash, Some(new.seal(&token)))
             .unwrap();
         let earlier = new.code_at(now - STEP_SECS);
         if earlier != old.code_at(now) {
             check_login(&store, false, &token, Some(&earlier), now).unwrap();
         }
         // Removing it makes the token a plain one again.
-        store.set_token_totp("siti", hash, None).unwrap();
+        store.set_token_totp(&name("siti"), hash, None).unwrap();
         assert!(check_login(&store, false, &token, None, now).is_ok());
     }
 }

@@ -16,7 +16,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::error::StoreError;
-use crate::ids::{is_blob_id, new_blob_id, random_id, BlobId};
+use crate::ids::{is_blob_id, new_blob_id, random_id};
+use crate::types::BlobId;
 
 /// A blob that is on disk and durable, but referenced by nothing yet.
 ///
@@ -172,13 +173,64 @@ impl BlobFiles {
     }
 }
 
-/// Writes a new blob. Implements [`std::io::Write`]; call
+/// Writes a new blob, as a stream. Implements [`std::io::Write`]; call
 /// [`finish`](BlobSink::finish) to make it durable. Dropping a sink without
-/// finishing it deletes its temporary file.
+/// finishing it removes what it wrote.
 ///
 /// Write errors are plain `io::Error`s; `StoreError::from` maps a full disk
 /// to [`StoreError::NoSpace`].
-pub struct BlobSink {
+pub struct BlobSink(Box<dyn BlobWrite>);
+
+/// What a backend implements to stream a blob in (see [`BlobSink`]).
+pub trait BlobWrite: Write + Send {
+    /// Bytes written so far.
+    fn size(&self) -> u64;
+    /// Makes the blob durable and staged (see [`BlobSink::finish`]).
+    fn finish(self: Box<Self>) -> Result<StagedBlob, StoreError>;
+}
+
+impl std::fmt::Debug for BlobSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BlobSink")
+            .field("size", &self.0.size())
+            .finish()
+    }
+}
+
+impl BlobSink {
+    /// A sink writing through a backend's writer.
+    pub fn new(inner: Box<dyn BlobWrite>) -> BlobSink {
+        BlobSink(inner)
+    }
+
+    /// Bytes written so far.
+    pub fn size(&self) -> u64 {
+        self.0.size()
+    }
+
+    /// Makes the blob durable (for files: flushed, fsynced, renamed, the
+    /// directory fsynced; for a database: committed) and returns it as a
+    /// [`StagedBlob`], before any record points at it. On any error,
+    /// nothing partial stays behind.
+    pub fn finish(self) -> Result<StagedBlob, StoreError> {
+        self.0.finish()
+    }
+}
+
+impl Write for BlobSink {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+/// The file backend's blob writer (see [`BlobSink`]): a temporary file in
+/// `tmp/`, renamed into `blobs/` when finished. Dropping it without
+/// finishing deletes its temporary file.
+pub(crate) struct FileSink {
     files: Arc<BlobFiles>,
     /// `None` only after `finish` took it.
     out: Option<BufWriter<File>>,
@@ -188,18 +240,20 @@ pub struct BlobSink {
     size: u64,
 }
 
-impl std::fmt::Debug for BlobSink {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("BlobSink")
-            .field("size", &self.size)
-            .finish()
+impl BlobWrite for FileSink {
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn finish(self: Box<Self>) -> Result<StagedBlob, StoreError> {
+        (*self).finish()
     }
 }
 
-impl BlobSink {
+impl FileSink {
     /// Creates the temporary file. `create_new` guards against ever reusing
     /// a name, and on Unix the file is readable by the server user only.
-    pub(crate) fn create(files: Arc<BlobFiles>) -> Result<BlobSink, StoreError> {
+    pub(crate) fn create(files: Arc<BlobFiles>) -> Result<FileSink, StoreError> {
         let tmp_path = files.tmp_dir().join(format!("{}.tmp", random_id(26)));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
@@ -211,8 +265,8 @@ impl BlobSink {
 
     /// A sink writing to `file`, which lives at `tmp_path`. (Split out so
     /// tests can put a sink on a device that is always full.)
-    fn with_file(files: Arc<BlobFiles>, file: File, tmp_path: PathBuf) -> BlobSink {
-        BlobSink {
+    fn with_file(files: Arc<BlobFiles>, file: File, tmp_path: PathBuf) -> FileSink {
+        FileSink {
             files,
             // Small: larger writes (the server's 256 KiB batches) bypass the
             // buffer anyway, and most blobs are reports of a few KiB, so a
@@ -224,15 +278,10 @@ impl BlobSink {
         }
     }
 
-    /// Bytes written so far.
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
     /// Makes the blob durable: flush, fsync the file, rename it into
     /// `blobs/`, fsync the directory. On any error the temporary file (or
     /// the renamed file) is removed again, so nothing partial stays behind.
-    pub fn finish(mut self) -> Result<StagedBlob, StoreError> {
+    pub(crate) fn finish(mut self) -> Result<StagedBlob, StoreError> {
         self.sync_tmp()?;
         // 130 random bits make a collision practically impossible, but a
         // rename would silently replace an existing blob, so look first.
@@ -245,7 +294,7 @@ impl BlobSink {
         self.install(id)
     }
 
-    /// Like [`finish`](BlobSink::finish), but under a given id, if the
+    /// Like [`finish`](FileSink::finish), but under a given id, if the
     /// bytes match `expected` (a restore puts every blob back under the id
     /// its records use). A mismatch is [`StoreError::Corrupt`] and leaves
     /// nothing behind; so does an id that is already taken.
@@ -296,7 +345,7 @@ impl BlobSink {
             // The new shard directory's own entry lives in blobs/.
             sync_dir(self.files.blobs_dir())?;
         }
-        let final_path = shard.join(&id);
+        let final_path = shard.join(id.as_str());
         let tmp_path = self.tmp_path.as_ref().expect("set until renamed");
         fs::rename(tmp_path, &final_path)?;
         self.tmp_path = None;
@@ -312,7 +361,7 @@ impl BlobSink {
     }
 }
 
-impl Write for BlobSink {
+impl Write for FileSink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let out = self
             .out
@@ -333,7 +382,7 @@ impl Write for BlobSink {
     }
 }
 
-impl Drop for BlobSink {
+impl Drop for FileSink {
     fn drop(&mut self) {
         // Close before unlinking (needed on Windows, harmless elsewhere).
         // Dropping the BufWriter would try to flush; skip that work by
@@ -450,7 +499,7 @@ mod tests {
     fn finished_blob_lands_in_its_shard_with_hash_and_size() {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
-        let mut sink = BlobSink::create(files.clone()).unwrap();
+        let mut sink = FileSink::create(files.clone()).unwrap();
         sink.write_all(b"age-encryption.org/v1\n").unwrap();
         sink.write_all(&[7u8; 100_000]).unwrap();
         assert_eq!(sink.size(), 22 + 100_000);
@@ -465,7 +514,7 @@ mod tests {
             .path()
             .join("blobs")
             .join(&staged.id[..2])
-            .join(&staged.id);
+            .join(staged.id.as_str());
         assert_eq!(fs::read(path).unwrap(), expected);
         assert_eq!(count_files(files.tmp_dir()), 0, "tmp file left behind");
         files.check_staged(&staged).unwrap();
@@ -475,7 +524,7 @@ mod tests {
     fn dropping_an_unfinished_sink_removes_its_tmp_file() {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
-        let mut sink = BlobSink::create(files.clone()).unwrap();
+        let mut sink = FileSink::create(files.clone()).unwrap();
         sink.write_all(&[1u8; 200_000]).unwrap();
         assert_eq!(count_files(files.tmp_dir()), 1);
         drop(sink);
@@ -509,11 +558,11 @@ mod tests {
     /// A sink whose writes go to `/dev/full` (every write fails with
     /// ENOSPC) while its "temporary file" is a real file in tmp/.
     #[cfg(target_os = "linux")]
-    fn full_disk_sink(files: &Arc<BlobFiles>) -> BlobSink {
+    fn full_disk_sink(files: &Arc<BlobFiles>) -> FileSink {
         let tmp_path = files.tmp_dir().join("full.tmp");
         File::create(&tmp_path).unwrap();
         let full = OpenOptions::new().write(true).open("/dev/full").unwrap();
-        BlobSink::with_file(files.clone(), full, tmp_path)
+        FileSink::with_file(files.clone(), full, tmp_path)
     }
 
     #[cfg(target_os = "linux")]
@@ -546,7 +595,7 @@ mod tests {
     fn a_staged_blob_with_a_wrong_size_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let files = files(dir.path());
-        let mut sink = BlobSink::create(files.clone()).unwrap();
+        let mut sink = FileSink::create(files.clone()).unwrap();
         sink.write_all(b"abc").unwrap();
         let mut staged = sink.finish().unwrap();
         staged.size = 4;

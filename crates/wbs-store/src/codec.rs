@@ -44,7 +44,7 @@ pub(crate) fn seq_of_case_object_key(key: &[u8]) -> Result<u64, StoreError> {
 
 pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
     // Our records always serialize; an error here is a bug, not bad input.
-    serde_json::to_vec(value).map_err(|e| StoreError::Sled(format!("cannot encode record: {e}")))
+    serde_json::to_vec(value).map_err(|e| StoreError::Backend(format!("cannot encode record: {e}")))
 }
 
 pub(crate) fn from_json<T: DeserializeOwned>(bytes: &[u8], what: &str) -> Result<T, StoreError> {
@@ -72,14 +72,14 @@ pub(crate) struct StoredCase {
 /// re-pushed old bundle is still recognised.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct AppliedItem {
-    pub on: String,
+    pub on: crate::types::Day,
 }
 
 /// What `tokens` keeps per token hash.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct StoredToken {
     pub name: String,
-    pub created_on: String,
+    pub created_on: crate::types::Day,
     /// Absent in records written before TOTP existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub totp: Option<TotpRecord>,

@@ -20,14 +20,15 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob::StagedBlob;
 use crate::error::StoreError;
-use crate::ids::{is_blob_id, is_case_id};
-use crate::records::{check_date, hex32, AuditEntry, CaseRecord, ObjectKind, ObjectRecord};
+use crate::records::{hex32, AuditEntry, CaseRecord, ObjectKind, ObjectRecord};
+use crate::store::BlobReader;
+use crate::types::{BlobId, Day, TokenName};
 
 /// Format tag of [`StoreRecords`].
 pub const RECORDS_FORMAT: &str = "wbs-store-records/1";
 
 /// Every record of a store, consistent with itself: taken while no write
-/// could commit ([`Store::snapshot`](crate::Store::snapshot)).
+/// could commit ([`MetaStore::snapshot`](crate::MetaStore::snapshot)).
 ///
 /// Holds what the store holds, no more: SHA-256 hashes of lookup keys and
 /// of investigator tokens among them, so it deserves the same protection as
@@ -43,7 +44,8 @@ pub struct StoreRecords {
     pub last_seq: u64,
     /// The highest audit entry number ever handed out.
     pub last_audit_seq: u64,
-    /// Every case with the lookup hash it is indexed under.
+    /// Every case with the lookup hash it is indexed under, oldest first
+    /// (by `first_seq`).
     pub cases: Vec<CaseEntry>,
     /// Every object, ascending by `seq`.
     pub objects: Vec<ObjectRecord>,
@@ -77,7 +79,7 @@ pub struct AppliedEntry {
     /// The item's id in its bundle.
     pub item_id: String,
     /// The date it was applied.
-    pub on: String,
+    pub on: Day,
 }
 
 /// An investigator token.
@@ -88,9 +90,9 @@ pub struct TokenEntry {
     #[serde(with = "hex32")]
     pub token_hash: [u8; 32],
     /// Its name.
-    pub name: String,
+    pub name: TokenName,
     /// The date it was added.
-    pub created_on: String,
+    pub created_on: Day,
     /// Its TOTP second factor (sealed secret, last accepted step), if
     /// enrolled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -128,24 +130,15 @@ impl StoreRecords {
                 self.format
             )));
         }
-        let date = |what: &str, d: &str| check_date(what, d).map_err(|e| bad(e.to_string()));
-
         let mut cases: HashMap<&str, &CaseRecord> = HashMap::new();
         let mut lookups = HashSet::new();
         for entry in &self.cases {
             let c = &entry.case;
-            if !is_case_id(&c.id) {
-                return Err(bad(format!("{:?} is not a case id", c.id)));
-            }
             if cases.insert(&c.id, c).is_some() {
                 return Err(bad(format!("case {} appears twice", c.id)));
             }
             if !lookups.insert(entry.lookup_hash) {
                 return Err(bad(format!("case {} shares its lookup hash", c.id)));
-            }
-            date("received_on", &c.received_on)?;
-            for (_, on) in &c.history {
-                date("history date", on)?;
             }
             if c.history.last().map(|(s, _)| *s) != Some(c.status) {
                 return Err(bad(format!("case {}: status and history disagree", c.id)));
@@ -171,10 +164,9 @@ impl StoreRecords {
             if o.seq > self.last_seq {
                 return Err(bad(format!("object seq {} is above last_seq", o.seq)));
             }
-            if !is_blob_id(&o.blob) || !blobs.insert(o.blob.as_str()) {
+            if !blobs.insert(o.blob.as_str()) {
                 return Err(bad(format!("object {}: bad or shared blob id", o.seq)));
             }
-            date("object date", &o.on)?;
             if !cases.contains_key(o.case_id.as_str()) {
                 return Err(bad(format!(
                     "object {} belongs to case {}, which is not there",
@@ -235,20 +227,14 @@ impl StoreRecords {
                     item.item_id
                 )));
             }
-            date("applied item date", &item.on)?;
         }
 
         let mut names = HashSet::new();
         let mut hashes = HashSet::new();
         for t in &self.tokens {
-            crate::sled_store::check_token_name(&t.name).map_err(|e| bad(e.to_string()))?;
             if !names.insert(t.name.as_str()) || !hashes.insert(t.token_hash) {
                 return Err(bad(format!("token {:?} appears twice", t.name)));
             }
-            date("token date", &t.created_on)?;
-        }
-        if let Some(d) = self.digest.as_ref().filter(|d| !d.sent_on.is_empty()) {
-            date("digest date", &d.sent_on)?;
         }
 
         let mut last = 0u64;
@@ -257,23 +243,27 @@ impl StoreRecords {
                 return Err(bad(format!("audit entry {} is out of order", a.seq)));
             }
             last = a.seq;
-            date("audit date", &a.on)?;
         }
         Ok(())
     }
 }
 
-/// A consistent copy of every record ([`Store::snapshot`](crate::Store::snapshot)).
+/// A consistent copy of every record ([`MetaStore::snapshot`](crate::MetaStore::snapshot)).
 ///
 /// While it lives, every blob its records reference stays readable through
-/// [`Store::open_blob`](crate::Store::open_blob), even if the case is
+/// [`StoreSnapshot::open_blob`], even if the case is
 /// deleted meanwhile.
 pub struct StoreSnapshot {
     /// The records.
     pub records: StoreRecords,
+    /// Reads a blob as of the snapshot.
+    opener: BlobOpener,
     /// Whatever keeps the blobs in place for the backend.
     _hold: Box<dyn std::any::Any + Send + Sync>,
 }
+
+/// How a snapshot reads its blobs (see [`StoreSnapshot::new`]).
+pub type BlobOpener = Box<dyn Fn(&BlobId) -> Result<BlobReader, StoreError> + Send + Sync>;
 
 impl std::fmt::Debug for StoreSnapshot {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -285,12 +275,25 @@ impl std::fmt::Debug for StoreSnapshot {
 }
 
 impl StoreSnapshot {
-    /// A snapshot of `records`; `hold` is dropped with it (for a backend:
-    /// whatever keeps the records' blobs from being removed meanwhile).
-    pub fn new(records: StoreRecords, hold: impl std::any::Any + Send + Sync) -> Self {
+    /// A snapshot of `records`, reading its blobs with `opener`; `hold` is
+    /// dropped with it (for a backend: whatever keeps the records' blobs
+    /// from being removed meanwhile).
+    pub fn new(
+        records: StoreRecords,
+        opener: BlobOpener,
+        hold: impl std::any::Any + Send + Sync,
+    ) -> Self {
         StoreSnapshot {
             records,
+            opener,
             _hold: Box::new(hold),
         }
+    }
+
+    /// Opens one of the snapshot's blobs as a stream. It reads what the
+    /// blob held when the snapshot was taken, even if its case has been
+    /// deleted since.
+    pub fn open_blob(&self, id: &BlobId) -> Result<BlobReader, StoreError> {
+        (self.opener)(id)
     }
 }

@@ -25,9 +25,14 @@ pub enum StoreError {
     /// Any other I/O failure of the file system.
     #[error("storage I/O error: {0}")]
     Io(io::Error),
-    /// The metadata database (sled) failed.
+    /// The database behind the store failed (or could not be reached).
+    /// The message never holds a password.
     #[error("metadata database error: {0}")]
-    Sled(String),
+    Backend(String),
+    /// The store was written by a newer version of WBS (its schema or
+    /// format is newer than this binary knows); the message names both.
+    #[error("{0}")]
+    Incompatible(String),
     /// The data directory can be entered or read by users other than the
     /// one running the server. The message says how to fix it.
     #[error("{0}")]
@@ -78,7 +83,7 @@ impl From<sled::Error> for StoreError {
             sled::Error::Corruption { .. } => {
                 StoreError::Corrupt(format!("the metadata database reports corruption: {e}"))
             }
-            other => StoreError::Sled(other.to_string()),
+            other => StoreError::Backend(other.to_string()),
         }
     }
 }

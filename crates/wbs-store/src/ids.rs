@@ -8,13 +8,7 @@
 
 use rand::{rngs::OsRng, RngCore};
 
-/// The identifier of a case: 20 lower-case Crockford base32 symbols
-/// (100 random bits).
-pub type CaseId = String;
-
-/// The identifier of a blob file: 26 lower-case Crockford base32 symbols
-/// (130 random bits).
-pub type BlobId = String;
+use crate::types::{BlobId, CaseId};
 
 /// Length of a [`CaseId`].
 pub const CASE_ID_LEN: usize = 20;
@@ -38,12 +32,12 @@ pub(crate) fn random_id(len: usize) -> String {
 
 /// A fresh random case id.
 pub(crate) fn new_case_id() -> CaseId {
-    random_id(CASE_ID_LEN)
+    CaseId::new_unchecked(random_id(CASE_ID_LEN))
 }
 
 /// A fresh random blob id.
 pub(crate) fn new_blob_id() -> BlobId {
-    random_id(BLOB_ID_LEN)
+    BlobId::new_unchecked(random_id(BLOB_ID_LEN))
 }
 
 fn is_id(s: &str, len: usize) -> bool {
@@ -81,7 +75,7 @@ mod tests {
         let a: std::collections::HashSet<_> = (0..1000).map(|_| new_case_id()).collect();
         assert_eq!(a.len(), 1000);
         // Every symbol of the alphabet shows up: no bias towards a subset.
-        let all: String = a.into_iter().collect();
+        let all: String = a.iter().map(|c| c.as_str()).collect();
         for &sym in ALPHABET {
             assert!(
                 all.contains(sym as char),

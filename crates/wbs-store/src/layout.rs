@@ -222,7 +222,7 @@ pub(crate) struct Sweep {
     /// Temporary files and unreferenced blob files removed.
     pub removed: usize,
     /// Blob ids that metadata references but whose file is missing.
-    pub missing: Vec<String>,
+    pub missing: Vec<crate::types::BlobId>,
 }
 
 /// Removes crash leftovers: everything in `tmp/`, and every blob file that
@@ -231,7 +231,10 @@ pub(crate) struct Sweep {
 ///
 /// Must only run while this process holds the database lock: another
 /// process could otherwise be writing the very files it removes.
-pub(crate) fn sweep(layout: &Layout, referenced: &HashSet<String>) -> Result<Sweep, StoreError> {
+pub(crate) fn sweep(
+    layout: &Layout,
+    referenced: &HashSet<crate::types::BlobId>,
+) -> Result<Sweep, StoreError> {
     let mut sweep = Sweep::default();
     for entry in read_dir_or_empty(&layout.tmp)? {
         let entry = entry?;
@@ -267,7 +270,7 @@ pub(crate) fn sweep(layout: &Layout, referenced: &HashSet<String>) -> Result<Swe
     }
     sweep.missing = referenced
         .iter()
-        .filter(|id| !present.contains(*id))
+        .filter(|id| !present.contains(id.as_str()))
         .cloned()
         .collect();
     sweep.missing.sort();
@@ -303,17 +306,17 @@ mod tests {
         let gone = crate::ids::new_blob_id();
         for id in [&keep, &stray] {
             fs::create_dir_all(layout.blobs.join(&id[..2])).unwrap();
-            fs::write(layout.blobs.join(&id[..2]).join(id), b"x").unwrap();
+            fs::write(layout.blobs.join(&id[..2]).join(id.as_str()), b"x").unwrap();
         }
         fs::write(layout.blobs.join("README"), b"operator's note").unwrap();
         fs::write(layout.tmp.join("half.tmp"), b"partial").unwrap();
 
-        let referenced: HashSet<String> = [keep.clone(), gone.clone()].into();
+        let referenced: HashSet<crate::types::BlobId> = [keep.clone(), gone.clone()].into();
         let sweep = sweep(&layout, &referenced).unwrap();
         assert_eq!(sweep.removed, 2, "the tmp file and the stray blob");
         assert_eq!(sweep.missing, vec![gone]);
-        assert!(layout.blobs.join(&keep[..2]).join(&keep).exists());
-        assert!(!layout.blobs.join(&stray[..2]).join(&stray).exists());
+        assert!(layout.blobs.join(&keep[..2]).join(keep.as_str()).exists());
+        assert!(!layout.blobs.join(&stray[..2]).join(stray.as_str()).exists());
         assert!(layout.blobs.join("README").exists());
         assert_eq!(fs::read_dir(&layout.tmp).unwrap().count(), 0);
     }

@@ -8,8 +8,7 @@ use serde::{Deserialize, Serialize};
 use wbs_protocol::Status;
 
 use crate::blob::StagedBlob;
-use crate::error::StoreError;
-use crate::ids::{BlobId, CaseId};
+use crate::types::{BlobId, CaseId, Day, TokenName};
 
 /// What an object is within its case. Numbers and indices start at 1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -42,7 +41,7 @@ pub enum ObjectKind {
 }
 
 /// One encrypted object, as listed for export. `seq` is its place in the
-/// export order (see [`Store::objects_since`](crate::Store::objects_since)).
+/// export order (see [`MetaStore::objects_since`](crate::MetaStore::objects_since)).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
     /// Export sequence number, unique and increasing in commit order.
@@ -59,7 +58,7 @@ pub struct ObjectRecord {
     #[serde(with = "hex32")]
     pub sha256: [u8; 32],
     /// The date it was stored.
-    pub on: String,
+    pub on: Day,
 }
 
 /// A reply from the inspectorate, as the reporter's status page lists it.
@@ -74,7 +73,7 @@ pub struct ReplyRecord {
     /// Its length in bytes.
     pub size: u64,
     /// The date it was imported.
-    pub on: String,
+    pub on: Day,
 }
 
 /// A case: what the desk lists and what a reporter's status check shows.
@@ -85,12 +84,12 @@ pub struct CaseRecord {
     /// The reporter's age recipient for replies, exactly as submitted.
     pub reply_recipient: String,
     /// The date the report arrived.
-    pub received_on: String,
+    pub received_on: Day,
     /// Current status.
     pub status: Status,
     /// Every status the case has had, with the date it was set, oldest
     /// first; starts with `(Received, received_on)`.
-    pub history: Vec<(Status, String)>,
+    pub history: Vec<(Status, Day)>,
     /// How many follow-ups the reporter has sent.
     pub followups: u32,
     /// The inspectorate's replies, oldest first.
@@ -125,9 +124,9 @@ pub struct ImportItem {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenInfo {
     /// The name the operator gave it.
-    pub name: String,
+    pub name: TokenName,
     /// The date it was added.
-    pub created_on: String,
+    pub created_on: Day,
     /// Whether a TOTP second factor is enrolled for it.
     #[serde(default)]
     pub totp: bool,
@@ -156,7 +155,7 @@ pub struct TotpRecord {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenAuth {
     /// The token's name.
-    pub name: String,
+    pub name: TokenName,
     /// Its TOTP second factor, if enrolled.
     pub totp: Option<TotpRecord>,
 }
@@ -168,8 +167,59 @@ pub struct TokenAuth {
 pub struct DigestState {
     /// The object `seq` the last digest counted up to.
     pub cursor: u64,
-    /// The UTC date the last digest was sent (empty: never).
-    pub sent_on: String,
+    /// The UTC date the last digest was sent (`None`: never; written as
+    /// an empty string, as before dates were typed).
+    #[serde(with = "optional_day")]
+    pub sent_on: Option<Day>,
+}
+
+/// A desk session, as the store keeps it under the SHA-256 of its id (the
+/// id itself, the cookie's value, is never stored).
+///
+/// Times are Unix seconds. They are the investigators' session times (when
+/// a session expires), never anything about a reporter, and the row is
+/// deleted when it expires.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The token's name.
+    pub name: TokenName,
+    /// The token it was opened with: revoking the token ends the session.
+    pub token_hash: [u8; 32],
+    /// The session's CSRF token.
+    pub csrf: [u8; 32],
+    /// When it expires unless used again (Unix seconds).
+    pub idle_until: u64,
+    /// When it expires whatever its use (Unix seconds).
+    pub expires_at: u64,
+}
+
+impl SessionRecord {
+    /// Whether it is still valid at `now`.
+    pub fn alive(&self, now: u64) -> bool {
+        now < self.idle_until && now < self.expires_at
+    }
+}
+
+/// `Option<Day>` as a date string, `""` for `None`.
+pub(crate) mod optional_day {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    use crate::types::Day;
+
+    pub fn serialize<S: Serializer>(day: &Option<Day>, s: S) -> Result<S::Ok, S::Error> {
+        match day {
+            Some(d) => s.serialize_str(&d.to_string()),
+            None => s.serialize_str(""),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Day>, D::Error> {
+        let s = String::deserialize(d)?;
+        if s.is_empty() {
+            return Ok(None);
+        }
+        Day::parse(&s).map(Some).map_err(serde::de::Error::custom)
+    }
 }
 
 /// One line of the audit log of desk actions.
@@ -178,24 +228,13 @@ pub struct AuditEntry {
     /// Position in the log, from 1.
     pub seq: u64,
     /// The date (never a time) of the action.
-    pub on: String,
+    pub on: Day,
     /// Who acted: a token name, or `operator`.
     pub actor: String,
     /// What was done, e.g. `export`, `import`, `set_status`.
     pub action: String,
     /// Free text about what it touched (case ids, counts; never a reporter).
     pub detail: String,
-}
-
-/// Refuses anything but a real calendar date `YYYY-MM-DD`, so a time of day
-/// can never slip into storage through a date field.
-pub(crate) fn check_date(what: &str, date: &str) -> Result<(), StoreError> {
-    match wbs_protocol::date::unix_days_from_date(date) {
-        Some(_) => Ok(()),
-        None => Err(StoreError::Invalid(format!(
-            "{what} must be a date YYYY-MM-DD, got {date:?}"
-        ))),
-    }
 }
 
 /// `[u8; 32]` as 64 lower-case hex digits in JSON.
@@ -270,12 +309,12 @@ mod tests {
     fn digests_are_stored_as_hex() {
         let rec = ObjectRecord {
             seq: 1,
-            case_id: "c".repeat(20),
+            case_id: CaseId::parse(&"c".repeat(20)).unwrap(),
             kind: ObjectKind::Report,
-            blob: "b".repeat(26),
+            blob: BlobId::parse(&"b".repeat(26)).unwrap(),
             size: 3,
             sha256: [0xab; 32],
-            on: "2024-05-01".into(),
+            on: Day::parse("2024-05-01").unwrap(),
         };
         let json = serde_json::to_string(&rec).unwrap();
         assert!(json.contains(&"ab".repeat(32)), "{json}");
@@ -300,19 +339,23 @@ mod tests {
     }
 
     #[test]
-    fn only_calendar_dates_pass_the_date_check() {
-        check_date("on", "2024-02-29").unwrap();
-        for bad in [
-            "2024-02-30",
-            "2024-05-01T10:00:00Z",
-            "2024-05-01 10:00",
-            "",
-            "today",
-        ] {
-            assert!(
-                matches!(check_date("on", bad), Err(StoreError::Invalid(_))),
-                "{bad}"
-            );
+    fn a_digest_state_keeps_its_json_form_with_a_typed_date() {
+        let never: DigestState = serde_json::from_str(r#"{"cursor":0,"sent_on":""}"#).unwrap();
+        assert_eq!(never, DigestState::default());
+        assert_eq!(
+            serde_json::to_string(&never).unwrap(),
+            r#"{"cursor":0,"sent_on":""}"#
+        );
+        let sent: DigestState =
+            serde_json::from_str(r#"{"cursor":7,"sent_on":"2026-11-30"}"#).unwrap();
+        assert_eq!(sent.sent_on, Some(Day::parse("2026-11-30").unwrap()));
+        assert_eq!(
+            serde_json::to_string(&sent).unwrap(),
+            r#"{"cursor":7,"sent_on":"2026-11-30"}"#
+        );
+        for bad in ["2026-11-30T07:00", "today"] {
+            let json = format!(r#"{{"cursor":7,"sent_on":"{bad}"}}"#);
+            assert!(serde_json::from_str::<DigestState>(&json).is_err(), "{bad}");
         }
     }
 }

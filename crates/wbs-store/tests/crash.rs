@@ -12,7 +12,7 @@ use std::process::Command;
 
 use common::*;
 use wbs_protocol::Status;
-use wbs_store::{ImportItem, SledStore, Store};
+use wbs_store::{BlobStore, ImportItem, MetaStore, SledStore};
 
 const CHILD_ENV: &str = "WBS_STORE_CRASH_CHILD_DATA";
 const TEST_NAME: &str = "acknowledged_writes_survive_an_abort_right_after_the_call";
@@ -31,7 +31,7 @@ fn child(data: &Path) -> ! {
         reply: Some(("r1".into(), reply)),
     };
     store.apply_import(vec![item], LATER).unwrap();
-    store.add_token("siti", [1; 32]).unwrap();
+    store.add_token(&tn("siti"), [1; 32], None).unwrap();
     store.audit("siti", "export", "since 0").unwrap();
     assert!(store.spend_pow([9; 16], u64::MAX, 1).unwrap());
     // Crash leftovers: a staged blob nobody committed, a half-written one.
@@ -76,11 +76,11 @@ fn acknowledged_writes_survive_an_abort_right_after_the_call() {
     assert_eq!(case.status, Status::NeedInfo);
     assert_eq!(case.history.len(), 3);
     assert_eq!(store.cursor().unwrap(), 4);
-    for o in store.objects_since(0).unwrap() {
+    for o in store.all_objects_since(0).unwrap() {
         assert_eq!(read_blob(&store, &o.blob).len() as u64, o.size);
     }
     assert_eq!(store.token_name(&[1; 32]).unwrap().as_deref(), Some("siti"));
-    assert_eq!(store.audit_log().unwrap().len(), 1);
+    assert_eq!(store.all_audit().unwrap().len(), 1);
     assert!(
         !store.spend_pow([9; 16], u64::MAX, 1).unwrap(),
         "a spent challenge came back"

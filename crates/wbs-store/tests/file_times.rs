@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use wbs_store::Store;
+use wbs_store::{BlobStore, MetaStore};
 
 /// `ctime` in nanoseconds since the epoch.
 fn ctime_ns(path: &Path) -> i128 {
@@ -75,7 +75,7 @@ fn a_sweep_moves_the_ctimes_of_recent_blobs_together_and_dirs_back_to_midnight()
         assert_eq!(mtime_s(&d) % 86_400, 0, "{}", d.display());
     }
     // The blobs still read back.
-    for o in store.objects_since(0).unwrap() {
+    for o in store.all_objects_since(0).unwrap() {
         assert_eq!(read_blob(&store, &o.blob).len() as u64, o.size);
     }
 }
@@ -116,4 +116,20 @@ fn reading_a_blob_does_not_date_the_read() {
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(read_blob(&store, &object.blob), b"report 1");
     assert_eq!(atime(&path) % 86_400, 0, "the read set the access time");
+}
+
+/// A stored blob's file times say the day, never the time of day.
+#[test]
+fn blob_files_carry_only_the_day_in_their_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = wbs_store::SledStore::create_or_open(&data(&dir)).unwrap();
+    let mut sink = BlobStore::blob_sink(&store).unwrap();
+    std::io::Write::write_all(&mut sink, b"opaque bytes").unwrap();
+    let staged = sink.finish().unwrap();
+    let path = blob_path(&data(&dir), &staged.id);
+    let meta = std::fs::metadata(&path).unwrap();
+    for t in [meta.modified().unwrap(), meta.accessed().unwrap()] {
+        let secs = t.duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
+        assert_eq!(secs % 86_400, 0, "{path:?} has a time of day");
+    }
 }

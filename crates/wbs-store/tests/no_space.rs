@@ -12,7 +12,7 @@ use std::path::Path;
 use std::process::Command;
 
 use common::*;
-use wbs_store::{SledStore, Store, StoreError};
+use wbs_store::{BlobStore, MetaStore, SledStore, StoreError};
 
 const CHILD_ENV: &str = "WBS_STORE_NO_SPACE_CHILD_DIR";
 const TEST_NAME: &str = "a_full_disk_is_no_space_and_leaves_nothing_behind";
@@ -43,7 +43,7 @@ fn child(dir: &Path) {
     // The space is free again: the store goes on working.
     let after = new_case(&store, 2, 1);
     assert_eq!(
-        store.list_cases().unwrap(),
+        store.all_cases().unwrap(),
         vec![before.clone(), after.clone()]
     );
 
@@ -78,7 +78,7 @@ fn child(dir: &Path) {
     // After a restart: exactly what was acknowledged, and a working store.
     let store = SledStore::open(&data).unwrap();
     store.health().unwrap();
-    assert_eq!(store.list_cases().unwrap(), vec![before, after]);
+    assert_eq!(store.all_cases().unwrap(), vec![before, after]);
     assert_eq!(store.case_by_lookup(&lookup(3)).unwrap(), None);
     assert!(store.missing_blobs().is_empty());
     new_case(&store, 3, 0);

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Write;
 
 use common::*;
-use wbs_store::{SledStore, Store, StoreError, MARKER_FILE};
+use wbs_store::{BlobStore, MetaStore, SledStore, StoreError, MARKER_FILE};
 
 fn expect_corrupt(result: Result<SledStore, StoreError>) -> String {
     match result {
@@ -119,7 +119,7 @@ fn a_database_with_records_but_no_marker_is_corrupt() {
     let data = data(&dir);
     {
         let store = SledStore::create_or_open(&data).unwrap();
-        store.add_token("siti", [1; 32]).unwrap();
+        store.add_token(&tn("siti"), [1; 32], None).unwrap();
     }
     fs::remove_file(data.join(MARKER_FILE)).unwrap();
     expect_corrupt(SledStore::create_or_open(&data));
@@ -206,7 +206,7 @@ fn a_second_opener_of_a_live_store_fails_before_touching_its_files() {
     sink.write_all(b"being written").unwrap();
 
     match SledStore::open(&data) {
-        Err(StoreError::Sled(msg)) => assert!(msg.contains("in use"), "{msg}"),
+        Err(StoreError::Backend(msg)) => assert!(msg.contains("in use"), "{msg}"),
         other => panic!("expected a lock error, got {other:?}"),
     }
     assert!(SledStore::create_or_open(&data).is_err());

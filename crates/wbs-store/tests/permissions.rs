@@ -8,7 +8,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
-use wbs_store::{SledStore, Store, StoreError};
+use wbs_store::{MetaStore, SledStore, StoreError};
 
 /// Every path under `root` (itself included) whose mode is not 0700 for a
 /// directory or 0600 for anything else.
@@ -50,7 +50,7 @@ fn a_new_store_and_everything_in_it_is_private() {
     {
         let store = SledStore::create_or_open(&data).unwrap();
         new_case(&store, 1, 2);
-        store.add_token("siti", [1; 32]).unwrap();
+        store.add_token(&tn("siti"), [1; 32], None).unwrap();
         store.flush().unwrap();
     }
     // sled created its files with this process's umask (0644 under 022).
@@ -98,7 +98,7 @@ fn an_existing_store_opened_up_to_others_is_refused() {
     expect_not_private(SledStore::create_or_open(&data), &data);
     set_mode(&data, 0o700);
     let store = SledStore::open(&data).unwrap();
-    assert_eq!(store.list_cases().unwrap().len(), 1);
+    assert_eq!(store.all_cases().unwrap().len(), 1);
 }
 
 #[test]

@@ -24,7 +24,7 @@ use wbs_protocol::bundle::{
 };
 use wbs_protocol::header::{scan_header, Stanzas, MAX_HEADER_LEN};
 use wbs_protocol::keys::RecipientKind;
-use wbs_store::{CaseRecord, ImportItem, ObjectRecord, Store};
+use wbs_store::{CaseId, CaseRecord, Day, ImportItem, ObjectRecord, Store};
 
 use super::{session, ApiJson};
 use crate::error::ApiError;
@@ -93,8 +93,8 @@ pub(crate) fn logged<T>(
 
 fn desk_case(c: &CaseRecord, last_export: u64, new_objects: u32) -> DeskCase {
     DeskCase {
-        id: c.id.clone(),
-        received_on: c.received_on.clone(),
+        id: c.id.to_string(),
+        received_on: c.received_on.to_string(),
         status: c.status,
         objects: c.objects,
         bytes: c.bytes,
@@ -115,14 +115,14 @@ pub async fn get_cases(
     let actor = who.clone();
     let listed = app
         .with_store(move |s| {
-            let cases = s.list_cases()?;
+            let cases = s.all_cases()?;
             let mut new: HashMap<String, u32> = HashMap::new();
-            for o in s.objects_since(last_export)? {
-                *new.entry(o.case_id).or_default() += 1;
+            for o in s.all_objects_since(last_export)? {
+                *new.entry(o.case_id.into()).or_default() += 1;
             }
             let out: Vec<DeskCase> = cases
                 .iter()
-                .map(|c| desk_case(c, last_export, new.get(&c.id).copied().unwrap_or(0)))
+                .map(|c| desk_case(c, last_export, new.get(c.id.as_str()).copied().unwrap_or(0)))
                 .collect();
             audit(s, &who, "list_cases", &format!("{} cases", out.len()))?;
             Ok((out, s.cursor()?))
@@ -189,7 +189,7 @@ impl Write for ChannelWriter {
 /// SHA-256 recorded when it was stored: damage on disk is never exported as
 /// if it were good.
 struct CheckedBlob {
-    file: std::fs::File,
+    file: wbs_store::BlobReader,
     hasher: Sha256,
     expected: [u8; 32],
     /// Bytes of the recorded size not read yet.
@@ -236,7 +236,7 @@ struct ExportPlan {
 }
 
 fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<ExportPlan, ApiError> {
-    let objects = store.objects_since(since)?;
+    let objects = store.all_objects_since(since)?;
     let cursor = objects.last().map_or(since, |o| o.seq).max(since);
     // Replies came from the air gap in the first place (wbs-inspect keeps a
     // copy of every reply it writes), so carrying them back would only
@@ -245,8 +245,8 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
         .into_iter()
         .filter(|o| !matches!(o.kind, wbs_store::ObjectKind::Reply { .. }))
         .collect();
-    let mut order: Vec<String> = Vec::new();
-    let mut by_case: HashMap<String, Vec<ObjectRecord>> = HashMap::new();
+    let mut order: Vec<CaseId> = Vec::new();
+    let mut by_case: HashMap<CaseId, Vec<ObjectRecord>> = HashMap::new();
     for o in objects {
         if !by_case.contains_key(&o.case_id) {
             order.push(o.case_id.clone());
@@ -259,15 +259,15 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
         // A case deleted by retention after its objects were listed is skipped.
         let Some(c) = store.case(&id)? else { continue };
         let manifest = CaseManifest {
-            id: c.id.clone(),
-            received_on: c.received_on.clone(),
+            id: c.id.to_string(),
+            received_on: c.received_on.to_string(),
             status: c.status,
             history: c
                 .history
                 .iter()
                 .map(|(status, on)| HistoryEntry {
                     status: *status,
-                    on: on.clone(),
+                    on: on.to_string(),
                 })
                 .collect(),
             reply_recipient: c.reply_recipient.clone(),
@@ -280,7 +280,7 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
                         kind,
                         size: o.size,
                         sha256: wbs_protocol::hex(&o.sha256),
-                        on: o.on.clone(),
+                        on: o.on.to_string(),
                     }
                 })
                 .collect(),
@@ -541,12 +541,15 @@ async fn import(
                     &Limits::REPLIES,
                     |m| {
                         for item in &m.items {
-                            let known = s
-                                .case(&item.case_id)
-                                .map_err(|e| {
-                                    wbs_protocol::bundle::BundleError::Visitor(e.to_string())
-                                })?
-                                .is_some();
+                            let known = match CaseId::parse(&item.case_id) {
+                                Ok(id) => s
+                                    .case(&id)
+                                    .map_err(|e| {
+                                        wbs_protocol::bundle::BundleError::Visitor(e.to_string())
+                                    })?
+                                    .is_some(),
+                                Err(_) => false,
+                            };
                             if !known {
                                 return Err(wbs_protocol::bundle::BundleError::Manifest(format!(
                                     "unknown case {:?}",
@@ -582,20 +585,19 @@ async fn import(
                 )
                 .map_err(|e| ApiError::unprocessable("invalid_bundle", e.to_string()))?;
                 let mut blobs: HashMap<String, wbs_store::StagedBlob> = staged.drain(..).collect();
-                let items: Vec<ImportItem> = manifest
-                    .items
-                    .iter()
-                    .map(|i| ImportItem {
+                let mut items: Vec<ImportItem> = Vec::with_capacity(manifest.items.len());
+                for i in &manifest.items {
+                    items.push(ImportItem {
                         item_id: i.id.clone(),
-                        case_id: i.case_id.clone(),
+                        case_id: CaseId::parse(&i.case_id)?,
                         status: i.status,
                         reply: blobs.remove(&i.id).map(|b| (i.id.clone(), b)),
-                    })
-                    .collect();
-                let today = wbs_protocol::date::today_utc();
+                    });
+                }
+                let today = Day::today();
                 // The store owns the staged replies now: it removes them if
                 // the commit fails, and those of items applied before.
-                let (applied, skipped) = s.apply_import(items, &today)?;
+                let (applied, skipped) = s.apply_import(items, today)?;
                 audit(
                     s,
                     &who,
@@ -626,11 +628,11 @@ pub async fn post_case_status(
     }
     let done = app
         .with_store(move |s| {
-            if s.case(&id)?.is_none() {
+            let case_id = CaseId::parse(&id).map_err(|_| ApiError::not_found())?;
+            if s.case(&case_id)?.is_none() {
                 return Err(ApiError::not_found());
             }
-            let today = wbs_protocol::date::today_utc();
-            s.set_status(&id, req.status, &today)?;
+            s.set_status(&case_id, req.status, Day::today())?;
             audit(
                 s,
                 &who,

@@ -85,14 +85,15 @@ pub struct OverviewCase {
 /// failing the whole overview.
 pub fn facts_of(c: &CaseRecord) -> Option<CaseFacts> {
     Some(CaseFacts {
-        received_on: Day::parse(&c.received_on)?,
-        history: c
-            .history
-            .iter()
-            .filter_map(|(s, on)| Some((*s, Day::parse(on)?)))
-            .collect(),
-        replies: c.replies.iter().filter_map(|r| Day::parse(&r.on)).collect(),
+        received_on: day(c.received_on),
+        history: c.history.iter().map(|(s, on)| (*s, day(*on))).collect(),
+        replies: c.replies.iter().map(|r| day(r.on)).collect(),
     })
+}
+
+/// The store's date as the casebook's.
+fn day(d: wbs_store::Day) -> Day {
+    Day::from_unix_days(d.unix_days())
 }
 
 /// The overview of `cases` on `today`: clocks, order, counts.
@@ -109,7 +110,7 @@ pub fn overview(
     for c in cases {
         let Some(facts) = facts_of(c) else { continue };
         let k = clocks(&facts, policy, today);
-        let new_objects = new_by_case.get(&c.id).copied().unwrap_or(0);
+        let new_objects = new_by_case.get(c.id.as_str()).copied().unwrap_or(0);
         counts.total += 1;
         if new_objects > 0 {
             counts.new += 1;
@@ -123,8 +124,8 @@ pub fn overview(
             k.urgency(),
             c.first_seq,
             OverviewCase {
-                id: c.id.clone(),
-                received_on: c.received_on.clone(),
+                id: c.id.to_string(),
+                received_on: c.received_on.to_string(),
                 status: c.status,
                 new_objects,
                 followups: c.followups,
@@ -150,9 +151,9 @@ pub fn overview(
 /// are the inspectorate's own and never count as new.
 pub fn new_by_case(store: &dyn Store, cursor: u64) -> Result<HashMap<String, u32>, ApiError> {
     let mut new: HashMap<String, u32> = HashMap::new();
-    for o in store.objects_since(cursor)? {
+    for o in store.all_objects_since(cursor)? {
         if !matches!(o.kind, wbs_store::ObjectKind::Reply { .. }) {
-            *new.entry(o.case_id).or_default() += 1;
+            *new.entry(o.case_id.into()).or_default() += 1;
         }
     }
     Ok(new)
@@ -168,7 +169,7 @@ pub async fn get_overview(
     let app2 = app.clone();
     let r = app
         .with_store(move |s| {
-            let cases = s.list_cases()?;
+            let cases = s.all_cases()?;
             let new = new_by_case(s, last_pull)?;
             let mut o = overview(&cases, &new, &app2.deadline_policy, Day::today(), last_pull);
             o.organization.clone_from(&app2.settings.organization);
@@ -196,7 +197,7 @@ pub fn audit_view(log: Vec<AuditEntry>, since: Day, max: usize) -> AuditView {
     let mut entries: Vec<AuditEntry> = log
         .into_iter()
         .rev()
-        .filter(|e| Day::parse(&e.on).is_some_and(|d| d >= since))
+        .filter(|e| day(e.on) >= since)
         .collect();
     let truncated = entries.len() > max;
     entries.truncate(max);
@@ -216,7 +217,7 @@ pub async fn get_audit(
     let r = app
         .with_store(move |s| {
             let since = Day::today().plus_days(-AUDIT_DAYS);
-            let view = audit_view(s.audit_log()?, since, AUDIT_MAX_ENTRIES);
+            let view = audit_view(s.all_audit()?, since, AUDIT_MAX_ENTRIES);
             s.audit(&who, "audit_view", "")?;
             Ok(view)
         })
@@ -245,13 +246,27 @@ mod tests {
     use super::*;
     use wbs_store::ReplyRecord;
 
+    /// A case id made of `name`, padded to a case id's length.
+    fn cid(name: &str) -> wbs_store::CaseId {
+        let symbols: String = name
+            .chars()
+            .map(|c| match c {
+                'i' | 'l' => '1',
+                'o' => '0',
+                'u' => 'v',
+                c => c,
+            })
+            .collect();
+        wbs_store::CaseId::parse(&format!("{symbols:0<20}")).unwrap()
+    }
+
     fn case(id: &str, received: &str, first_seq: u64) -> CaseRecord {
         CaseRecord {
-            id: id.into(),
+            id: cid(id),
             reply_recipient: String::new(),
-            received_on: received.into(),
+            received_on: received.parse().unwrap(),
             status: Status::Received,
-            history: vec![(Status::Received, received.into())],
+            history: vec![(Status::Received, received.parse().unwrap())],
             followups: 0,
             replies: Vec::new(),
             objects: 1,
@@ -278,14 +293,18 @@ mod tests {
         answered.replies.push(ReplyRecord {
             id: "r1".into(),
             n: 1,
-            blob: "b".into(),
+            blob: wbs_store::BlobId::parse(&"b".repeat(26)).unwrap(),
             size: 1,
-            on: "2026-03-05".into(),
+            on: "2026-03-05".parse().unwrap(),
         });
-        let new: HashMap<String, u32> = [("fresh".to_string(), 2)].into();
+        let new: HashMap<String, u32> = [(cid("fresh").to_string(), 2)].into();
         let o = overview(&[answered, fresh, late, soon], &new, &policy(), today, 7);
         let ids: Vec<&str> = o.cases.iter().map(|c| c.id.as_str()).collect();
-        assert_eq!(ids, ["late", "soon", "fresh", "answered"]);
+        let want: Vec<String> = ["late", "soon", "fresh", "answered"]
+            .iter()
+            .map(|n| cid(n).to_string())
+            .collect();
+        assert_eq!(ids, want);
         assert_eq!(
             o.counts,
             Counts {
@@ -306,7 +325,8 @@ mod tests {
         let today = Day::parse("2026-03-20").unwrap();
         let mut c = case("c", "2026-03-01", 0);
         c.status = Status::InReview;
-        c.history.push((Status::InReview, "2026-03-04".into()));
+        c.history
+            .push((Status::InReview, "2026-03-04".parse().unwrap()));
         let o = overview(&[c], &HashMap::new(), &policy(), today, 0);
         assert_eq!(o.cases[0].acknowledge.code(), "met");
         assert_eq!(o.counts.overdue, 0);
@@ -315,7 +335,7 @@ mod tests {
     fn entry(seq: u64, on: &str, action: &str, detail: &str) -> AuditEntry {
         AuditEntry {
             seq,
-            on: on.into(),
+            on: on.parse().unwrap(),
             actor: "siti".into(),
             action: action.into(),
             detail: detail.into(),

@@ -95,7 +95,12 @@ pub async fn file(Path(name): Path<String>) -> Response {
 pub async fn healthz(
     axum::extract::State(app): axum::extract::State<crate::state::SharedState>,
 ) -> Response {
-    match app.store.health() {
+    // A database backend answers over the network: off the async threads.
+    let store = app.store.clone();
+    let health = tokio::task::spawn_blocking(move || store.health())
+        .await
+        .unwrap_or_else(|e| Err(std::io::Error::other(e.to_string()).into()));
+    match health {
         Ok(()) => (
             [(header::CONTENT_TYPE, "application/json")],
             "{\"status\":\"ok\"}",

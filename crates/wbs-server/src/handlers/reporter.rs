@@ -429,11 +429,11 @@ pub async fn post_submission(
     let mut staged = receive_objects(&app, &mut multipart, PART_REPORT, &meter).await?;
     let mut blobs = staged.take();
     let report = blobs.remove(0);
-    let received_on = wbs_protocol::date::today_utc();
-    let on = received_on.clone();
+    let on = wbs_store::Day::today();
+    let received_on = on.to_string();
     // From here the store owns the staged blobs: it removes them itself if
     // the commit fails.
-    app.with_store(move |s| Ok(s.create_case(hash, &reply_recipient, &on, report, blobs)?))
+    app.with_store(move |s| Ok(s.create_case(hash, &reply_recipient, on, report, blobs)?))
         .await?;
     Ok((StatusCode::CREATED, Json(SubmissionReceipt { received_on })))
 }
@@ -485,7 +485,7 @@ pub async fn post_status(
                     .map_err(|e| ApiError::from(wbs_store::StoreError::from(e)))?;
                 replies.push(ReplyItem {
                     id: r.id.clone(),
-                    on: r.on.clone(),
+                    on: r.on.to_string(),
                     age: base64::engine::general_purpose::STANDARD.encode(bytes),
                 });
             }
@@ -494,11 +494,14 @@ pub async fn post_status(
         .await?;
     Ok(Json(StatusResponse {
         status: case.status,
-        received_on: case.received_on,
+        received_on: case.received_on.to_string(),
         history: case
             .history
             .into_iter()
-            .map(|(status, on)| HistoryEntry { status, on })
+            .map(|(status, on)| HistoryEntry {
+                status,
+                on: on.to_string(),
+            })
             .collect(),
         replies,
         followups: case.followups,
@@ -519,9 +522,9 @@ pub async fn post_followup(
     let mut staged = receive_objects(&app, &mut multipart, PART_MESSAGE, &meter).await?;
     let mut blobs = staged.take();
     let message = blobs.remove(0);
-    let on = wbs_protocol::date::today_utc();
-    let day = on.clone();
-    app.with_store(move |s| Ok(s.add_followup(&case.id, message, blobs, &day)?))
+    let day = wbs_store::Day::today();
+    let on = day.to_string();
+    app.with_store(move |s| Ok(s.add_followup(&case.id, message, blobs, day)?))
         .await?;
     Ok((
         StatusCode::CREATED,

@@ -3,7 +3,8 @@
 //! and a login budget that keys on nothing about the client.
 //!
 //! - The cookie holds a 256-bit random session id; the server keeps only
-//!   its SHA-256, in memory (a restart ends every session). It is
+//!   its SHA-256, in the store, so a session works on every instance that
+//!   shares the store and outlives a restart (until its expiry). It is
 //!   `HttpOnly`, `SameSite=Strict`, `Path=/`, and `Secure` (then named
 //!   `__Host-wbs_desk`) whenever the request came over TLS or to an onion
 //!   service ([`crate::config::SecureCookie`]).
@@ -42,6 +43,7 @@ use crate::config::{DeskSessionSettings, SecureCookie};
 use crate::error::ApiError;
 use crate::state::SharedState;
 use crate::totp::{check_login, LoginError, LoginOk};
+use wbs_store::{SessionRecord, Store, StoreError, TokenName};
 
 /// The cookie's name over plain HTTP (a loopback or LAN desk address).
 pub const COOKIE: &str = "wbs_desk";
@@ -64,15 +66,6 @@ fn random32() -> [u8; 32] {
     let mut b = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut b);
     b
-}
-
-struct Session {
-    name: String,
-    /// The token it was opened with: revoking the token ends the session.
-    token_hash: [u8; 32],
-    csrf: [u8; 32],
-    created: Instant,
-    last_seen: Instant,
 }
 
 /// What a valid session stands for.
@@ -103,11 +96,13 @@ pub struct Opened {
     pub csrf: Zeroizing<String>,
 }
 
-/// The open sessions, keyed by the SHA-256 of their id.
+/// The desk sessions. The store keeps them, keyed by the SHA-256 of their
+/// id ([`wbs_store::SessionRecord`]); this holds their lifetimes. Every
+/// call reaches the store: call it on a blocking thread.
+#[derive(Debug, Clone, Copy)]
 pub struct Sessions {
-    map: Mutex<HashMap<[u8; 32], Session>>,
-    idle: Duration,
-    max: Duration,
+    idle_secs: u64,
+    max_secs: u64,
 }
 
 /// The SHA-256 of a session id given as its cookie value, if it is one.
@@ -120,106 +115,86 @@ fn id_hash(cookie_value: &str) -> Option<[u8; 32]> {
     (raw.len() == 32).then(|| Sha256::digest(&raw[..]).into())
 }
 
+/// Now, in Unix seconds (sessions expire by the wall clock, which every
+/// instance shares).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 impl Sessions {
-    /// No sessions yet.
+    /// The lifetimes the settings give.
     pub fn new(settings: &DeskSessionSettings) -> Sessions {
         Sessions {
-            map: Mutex::new(HashMap::new()),
-            idle: Duration::from_secs(settings.idle_minutes.saturating_mul(60)),
-            max: Duration::from_secs(settings.max_hours.saturating_mul(3600)),
+            idle_secs: settings.idle_minutes.saturating_mul(60),
+            max_secs: settings.max_hours.saturating_mul(3600),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<[u8; 32], Session>> {
-        self.map.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    fn alive(&self, s: &Session, now: Instant) -> bool {
-        now.saturating_duration_since(s.last_seen) < self.idle
-            && now.saturating_duration_since(s.created) < self.max
-    }
-
-    /// Opens a session for `name`; `None` when [`SESSIONS_MAX`] live
-    /// sessions exist.
-    pub fn open(&self, name: &str, token_hash: [u8; 32], now: Instant) -> Option<Opened> {
-        let mut map = self.lock();
-        map.retain(|_, s| self.alive(s, now));
-        let mut own: Vec<([u8; 32], Instant)> = map
-            .iter()
-            .filter(|(_, s)| s.name == name)
-            .map(|(k, s)| (*k, s.created))
-            .collect();
-        if own.len() >= SESSIONS_PER_NAME {
-            own.sort_by_key(|(_, created)| *created);
-            for (k, _) in own.iter().take(own.len() + 1 - SESSIONS_PER_NAME) {
-                map.remove(k);
-            }
-        }
-        if map.len() >= SESSIONS_MAX {
-            return None;
-        }
+    /// Opens a session for `name` at `now` (Unix seconds); `None` when
+    /// [`SESSIONS_MAX`] live sessions exist. A name keeps at most its
+    /// [`SESSIONS_PER_NAME`] newest sessions.
+    pub fn open(
+        &self,
+        store: &dyn Store,
+        name: &TokenName,
+        token_hash: [u8; 32],
+        now: u64,
+    ) -> Result<Option<Opened>, StoreError> {
         let id = Zeroizing::new(random32());
         let csrf = random32();
         let hash: [u8; 32] = Sha256::digest(&id[..]).into();
-        map.insert(
-            hash,
-            Session {
-                name: name.to_owned(),
-                token_hash,
-                csrf,
-                created: now,
-                last_seen: now,
-            },
-        );
-        Some(Opened {
+        let record = SessionRecord {
+            name: name.clone(),
+            token_hash,
+            csrf,
+            idle_until: now.saturating_add(self.idle_secs),
+            expires_at: now.saturating_add(self.max_secs),
+        };
+        if !store.session_create(hash, &record, now, SESSIONS_PER_NAME, SESSIONS_MAX)? {
+            return Ok(None);
+        }
+        Ok(Some(Opened {
             cookie_value: Zeroizing::new(b64(&id[..])),
             csrf: Zeroizing::new(b64(&csrf)),
-        })
+        }))
     }
 
     /// The live session of a cookie value. Looking does not count as a
     /// use: [`touch`](Self::touch) it once the request has proved itself
     /// (a stolen cookie without its CSRF token keeps nothing alive).
-    pub fn find(&self, cookie_value: &str, now: Instant) -> Option<Found> {
-        let hash = id_hash(cookie_value)?;
-        let mut map = self.lock();
-        let s = map.get(&hash)?;
-        if !self.alive(s, now) {
-            map.remove(&hash);
-            return None;
-        }
-        Some(Found {
-            name: s.name.clone(),
+    pub fn find(
+        &self,
+        store: &dyn Store,
+        cookie_value: &str,
+        now: u64,
+    ) -> Result<Option<Found>, StoreError> {
+        let Some(hash) = id_hash(cookie_value) else {
+            return Ok(None);
+        };
+        Ok(store.session_get(&hash, now)?.map(|s| Found {
+            name: s.name.to_string(),
             token_hash: s.token_hash,
             csrf: s.csrf,
-        })
+        }))
     }
 
     /// Counts a use of the session of a cookie value: its idle time starts
     /// again.
-    pub fn touch(&self, cookie_value: &str, now: Instant) {
-        if let Some(hash) = id_hash(cookie_value) {
-            if let Some(s) = self.lock().get_mut(&hash) {
-                s.last_seen = now;
-            }
+    pub fn touch(&self, store: &dyn Store, cookie_value: &str, now: u64) -> Result<(), StoreError> {
+        match id_hash(cookie_value) {
+            Some(hash) => store.session_touch(&hash, now, self.idle_secs),
+            None => Ok(()),
         }
     }
 
     /// Ends the session of a cookie value (nothing if there is none).
-    pub fn end(&self, cookie_value: &str) {
-        if let Some(hash) = id_hash(cookie_value) {
-            self.lock().remove(&hash);
+    pub fn end(&self, store: &dyn Store, cookie_value: &str) -> Result<(), StoreError> {
+        match id_hash(cookie_value) {
+            Some(hash) => store.session_delete(&hash),
+            None => Ok(()),
         }
-    }
-
-    /// How many sessions are open (expired ones included until pruned).
-    pub fn len(&self) -> usize {
-        self.lock().len()
-    }
-
-    /// Whether no session is open.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 }
 
@@ -505,9 +480,11 @@ pub async fn from_cookie(parts: &Parts, app: &SharedState) -> Result<String, Api
             "this request came from another site and was refused",
         ));
     }
+    let sessions = app.sessions;
+    let cookie = Zeroizing::new(value.clone());
     let found = app
-        .sessions
-        .find(&value, Instant::now())
+        .with_store(move |s| Ok(sessions.find(s, &cookie, unix_now())?))
+        .await?
         .ok_or_else(session_ended)?;
     let csrf = parts
         .headers
@@ -521,11 +498,17 @@ pub async fn from_cookie(parts: &Parts, app: &SharedState) -> Result<String, Api
         ));
     }
     if let Err(e) = still_registered(app, &found).await {
-        app.sessions.end(&value);
+        end_session(app, &value).await?;
         return Err(e);
     }
-    app.sessions.touch(&value, Instant::now());
+    app.with_store(move |s| Ok(sessions.touch(s, &value, unix_now())?))
+        .await?;
     Ok(found.name)
+}
+
+async fn end_session(app: &SharedState, cookie_value: &str) -> Result<(), ApiError> {
+    let (sessions, cookie) = (app.sessions, Zeroizing::new(cookie_value.to_owned()));
+    app.with_store(move |s| Ok(sessions.end(s, &cookie)?)).await
 }
 
 async fn still_registered(app: &SharedState, found: &Found) -> Result<(), ApiError> {
@@ -642,7 +625,6 @@ async fn login(
         ));
     }
     let ApiJson(req) = body?;
-    let now = Instant::now();
     let hash: [u8; 32] = Sha256::digest(req.token.0.as_bytes()).into();
     // The page always sends the code field; empty means none.
     let code = req.totp.map(|c| c.0).filter(|c| !c.trim().is_empty());
@@ -658,6 +640,7 @@ async fn login(
                 let who = app
                     .with_store(move |s| Ok(s.token_name(&hash)?))
                     .await?
+                    .map(String::from)
                     .unwrap_or_default();
                 if !who.is_empty() {
                     actor.clone_from(&who);
@@ -669,13 +652,20 @@ async fn login(
         }
     };
     actor.clone_from(&ok.name);
-    let opened = app.sessions.open(&ok.name, hash, now).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "sessions_full",
-            "too many desk sessions are open; please try again later",
-        )
-    })?;
+    let (sessions, name) = (
+        app.sessions,
+        TokenName::parse(&ok.name).map_err(ApiError::internal)?,
+    );
+    let opened = app
+        .with_store(move |s| Ok(sessions.open(s, &name, hash, unix_now())?))
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sessions_full",
+                "too many desk sessions are open; please try again later",
+            )
+        })?;
     let (who, how) = (
         ok.name.clone(),
         if ok.totp_enrolled {
@@ -705,12 +695,14 @@ pub async fn get_session(
             "this request came from another site and was refused",
         ));
     }
+    let sessions = app.sessions;
+    let cookie = Zeroizing::new(value.clone());
     let found = app
-        .sessions
-        .find(&value, Instant::now())
+        .with_store(move |s| Ok(sessions.find(s, &cookie, unix_now())?))
+        .await?
         .ok_or_else(session_ended)?;
     if let Err(e) = still_registered(&app, &found).await {
-        app.sessions.end(&value);
+        end_session(&app, &value).await?;
         return Err(e);
     }
     Ok(Json(info(&app, found.name, None)))
@@ -725,7 +717,7 @@ pub async fn post_logout(
     let r = async {
         let name = from_cookie(&parts, &app).await?;
         if let Some(value) = cookie_value(&parts.headers) {
-            app.sessions.end(&value);
+            end_session(&app, &value).await?;
         }
         let who = name.clone();
         app.with_store(move |s| Ok(s.audit(&who, "logout", "")?))
@@ -765,82 +757,94 @@ mod tests {
         h
     }
 
+    /// A store for the sessions, and the sessions' settings.
+    fn sessions() -> (tempfile::TempDir, wbs_store::SledStore, Sessions) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = wbs_store::SledStore::create_or_open(&dir.path().join("data")).unwrap();
+        (dir, store, Sessions::new(&settings()))
+    }
+
+    fn name(n: &str) -> TokenName {
+        TokenName::parse(n).unwrap()
+    }
+
+    const T0: u64 = 1_800_000_000;
+
     #[test]
     fn a_session_ends_when_idle_and_at_its_lifetime_whatever_its_use() {
-        let s = Sessions::new(&settings());
-        let t0 = Instant::now();
-        let a = s.open("siti", [1; 32], t0).unwrap();
-        assert_eq!(s.find(&a.cookie_value, t0).unwrap().name, "siti");
+        let (_dir, store, s) = sessions();
+        let a = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        let found = |cookie: &str, t: u64| s.find(&store, cookie, t).unwrap();
+        assert_eq!(found(&a.cookie_value, T0).unwrap().name, "siti");
         // Used every 9 minutes: alive until the hour is up.
-        let mut t = t0;
+        let mut t = T0;
         for _ in 0..6 {
-            t += Duration::from_secs(9 * 60);
-            assert!(s.find(&a.cookie_value, t).is_some(), "{:?}", t - t0);
-            s.touch(&a.cookie_value, t);
+            t += 9 * 60;
+            assert!(found(&a.cookie_value, t).is_some(), "{}", t - T0);
+            s.touch(&store, &a.cookie_value, t).unwrap();
         }
-        t += Duration::from_secs(9 * 60);
-        assert!(s.find(&a.cookie_value, t).is_none(), "past max_hours");
+        t += 9 * 60;
+        assert!(found(&a.cookie_value, t).is_none(), "past max_hours");
         // Looked up (as with a stolen cookie and no CSRF token) but never
         // used: gone after ten minutes.
-        let b = s.open("siti", [1; 32], t0).unwrap();
-        assert!(s
-            .find(&b.cookie_value, t0 + Duration::from_secs(300))
-            .is_some());
-        assert!(s
-            .find(&b.cookie_value, t0 + Duration::from_secs(600))
-            .is_none());
+        let b = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        assert!(found(&b.cookie_value, T0 + 300).is_some());
+        assert!(found(&b.cookie_value, T0 + 600).is_none());
     }
 
     #[test]
-    fn the_server_keeps_only_the_hash_of_a_session_id() {
-        let s = Sessions::new(&settings());
-        let a = s.open("siti", [1; 32], Instant::now()).unwrap();
-        let map = s.lock();
+    fn the_store_keeps_only_the_hash_of_a_session_id() {
+        use wbs_store::MetaStore;
+        let (_dir, store, s) = sessions();
+        let a = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
         let raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .decode(a.cookie_value.as_bytes())
             .unwrap();
         assert_eq!(raw.len(), 32);
-        assert!(!map.contains_key(&<[u8; 32]>::try_from(&raw[..]).unwrap()));
-        let hash: [u8; 32] = Sha256::digest(&raw).into();
-        assert!(map.contains_key(&hash));
+        let raw: [u8; 32] = raw.try_into().unwrap();
+        assert!(store.session_get(&raw, T0).unwrap().is_none());
+        let hash: [u8; 32] = Sha256::digest(raw).into();
+        assert!(store.session_get(&hash, T0).unwrap().is_some());
     }
 
     #[test]
     fn logout_ends_the_session_and_garbage_finds_nothing() {
-        let s = Sessions::new(&settings());
-        let now = Instant::now();
-        let a = s.open("siti", [1; 32], now).unwrap();
-        let b = s.open("budi", [2; 32], now).unwrap();
-        s.end(&a.cookie_value);
-        assert!(s.find(&a.cookie_value, now).is_none());
-        assert!(s.find(&b.cookie_value, now).is_some());
+        let (_dir, store, s) = sessions();
+        let a = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        let b = s.open(&store, &name("budi"), [2; 32], T0).unwrap().unwrap();
+        s.end(&store, &a.cookie_value).unwrap();
+        assert!(s.find(&store, &a.cookie_value, T0).unwrap().is_none());
+        assert!(s.find(&store, &b.cookie_value, T0).unwrap().is_some());
         for junk in ["", "x", "!!!!", &"A".repeat(43), &b.csrf] {
-            assert!(s.find(junk, now).is_none(), "{junk}");
+            assert!(s.find(&store, junk, T0).unwrap().is_none(), "{junk}");
         }
     }
 
     #[test]
     fn a_name_keeps_at_most_its_newest_sessions() {
-        let s = Sessions::new(&settings());
-        let t0 = Instant::now();
-        let first = s.open("siti", [1; 32], t0).unwrap();
-        let mut last = None;
+        let (_dir, store, s) = sessions();
+        let first = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        let mut opened = Vec::new();
         for i in 1..=SESSIONS_PER_NAME as u64 {
-            last = s.open("siti", [1; 32], t0 + Duration::from_secs(i));
+            opened.push(
+                s.open(&store, &name("siti"), [1; 32], T0 + i)
+                    .unwrap()
+                    .unwrap(),
+            );
         }
-        let now = t0 + Duration::from_secs(20);
-        assert!(s.find(&first.cookie_value, now).is_none());
-        assert!(s.find(&last.unwrap().cookie_value, now).is_some());
-        assert_eq!(s.len(), SESSIONS_PER_NAME);
+        let now = T0 + 20;
+        assert!(s.find(&store, &first.cookie_value, now).unwrap().is_none());
+        for o in &opened {
+            assert!(s.find(&store, &o.cookie_value, now).unwrap().is_some());
+        }
     }
 
     #[test]
     fn the_csrf_token_is_the_sessions_own() {
-        let s = Sessions::new(&settings());
-        let now = Instant::now();
-        let a = s.open("siti", [1; 32], now).unwrap();
-        let b = s.open("siti", [1; 32], now).unwrap();
-        let found = s.find(&a.cookie_value, now).unwrap();
+        let (_dir, store, s) = sessions();
+        let a = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        let b = s.open(&store, &name("siti"), [1; 32], T0).unwrap().unwrap();
+        let found = s.find(&store, &a.cookie_value, T0).unwrap().unwrap();
         assert!(found.csrf_matches(&a.csrf));
         assert!(!found.csrf_matches(&b.csrf));
         assert!(!found.csrf_matches(""));

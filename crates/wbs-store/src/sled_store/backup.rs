@@ -24,7 +24,7 @@ use std::sync::Arc;
 use super::{
     sync_files_in, SledStore, Trees, META_DIGEST, META_FORMAT, META_LAST_AUDIT, META_LAST_SEQ,
 };
-use crate::blob::{create_private_dir, sync_dir, BlobFiles, BlobSink, StagedBlob};
+use crate::blob::{create_private_dir, sync_dir, BlobFiles, FileSink, StagedBlob};
 use crate::codec::{
     case_object_key, from_json, read_u64, seq_key, to_json, AppliedItem, StoredCase, StoredToken,
 };
@@ -32,8 +32,8 @@ use crate::dump::{
     AppliedEntry, CaseEntry, StoreRecords, StoreSnapshot, TokenEntry, RECORDS_FORMAT,
 };
 use crate::error::StoreError;
-use crate::ids::BlobId;
 use crate::layout::{check_private, Layout, FORMAT_VERSION};
+use crate::types::{BlobId, TokenName};
 
 fn utf8(bytes: &[u8], what: &str) -> Result<String, StoreError> {
     String::from_utf8(bytes.to_vec())
@@ -54,7 +54,12 @@ impl SledStore {
         let exclusive = self.commits.write().unwrap_or_else(|e| e.into_inner());
         let records = self.read_records();
         drop(exclusive);
-        Ok(StoreSnapshot::new(records?, pin))
+        let files = self.files.clone();
+        let opener: crate::dump::BlobOpener = Box::new(move |id: &BlobId| {
+            let reader: crate::store::BlobReader = Box::new(files.open(id)?);
+            Ok(reader)
+        });
+        Ok(StoreSnapshot::new(records?, opener, pin))
     }
 
     /// Reads every tree. Only consistent while no transaction runs.
@@ -87,6 +92,8 @@ impl SledStore {
                 case: stored.case,
             });
         }
+        // In order of arrival, as every backend lists them.
+        records.cases.sort_unstable_by_key(|c| c.case.first_seq);
         for value in t.objects.iter().values() {
             records.objects.push(from_json(&value?, "objects")?);
         }
@@ -103,7 +110,9 @@ impl SledStore {
             let token: StoredToken = from_json(&value, "tokens")?;
             records.tokens.push(TokenEntry {
                 token_hash: hash32(&key, "tokens")?,
-                name: token.name,
+                name: TokenName::parse(&token.name).map_err(|_| {
+                    StoreError::Corrupt(format!("tokens: {:?} is not a token name", token.name))
+                })?,
                 created_on: token.created_on,
                 totp: token.totp,
             });
@@ -201,10 +210,10 @@ impl Restore {
         if self.written.contains(id) {
             return Err(StoreError::Invalid(format!("blob {id} comes twice")));
         }
-        let mut sink = BlobSink::create(self.files.clone())?;
+        let mut sink = FileSink::create(self.files.clone())?;
         io::copy(data, &mut sink)?;
         sink.finish_as(expected)?;
-        self.written.insert(id.to_owned());
+        self.written.insert(expected.id.clone());
         Ok(())
     }
 
@@ -263,15 +272,13 @@ impl Restore {
             t.blob_refs.insert(o.blob.as_bytes(), &seq_key(o.seq))?;
         }
         for item in &r.applied_items {
-            let mark = to_json(&AppliedItem {
-                on: item.on.clone(),
-            })?;
+            let mark = to_json(&AppliedItem { on: item.on })?;
             t.applied_items.insert(item.item_id.as_bytes(), mark)?;
         }
         for token in &r.tokens {
             let record = to_json(&StoredToken {
-                name: token.name.clone(),
-                created_on: token.created_on.clone(),
+                name: token.name.to_string(),
+                created_on: token.created_on,
                 totp: token.totp.clone(),
             })?;
             t.tokens.insert(token.token_hash, record)?;
@@ -310,5 +317,23 @@ impl Drop for Restore {
         if self.created_root {
             let _ = fs::remove_dir(&l.root);
         }
+    }
+}
+
+impl crate::location::RestoreTarget for Restore {
+    fn records(&self) -> &StoreRecords {
+        Restore::records(self)
+    }
+
+    fn write_blob(&mut self, id: &str, data: &mut dyn Read) -> Result<(), StoreError> {
+        Restore::write_blob(self, id, data)
+    }
+
+    fn missing_blobs(&self) -> Vec<BlobId> {
+        Restore::missing_blobs(self)
+    }
+
+    fn finish(self: Box<Self>) -> Result<Box<dyn crate::Store>, StoreError> {
+        Ok(Box::new(Restore::finish(*self)?))
     }
 }

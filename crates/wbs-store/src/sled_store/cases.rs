@@ -18,8 +18,9 @@ use crate::codec::{
     AppliedItem, StoredCase,
 };
 use crate::error::StoreError;
-use crate::ids::{is_case_id, new_case_id, CaseId};
-use crate::records::{check_date, CaseRecord, ImportItem, ObjectKind, ObjectRecord, ReplyRecord};
+use crate::ids::{is_case_id, new_case_id};
+use crate::records::{CaseRecord, ImportItem, ObjectKind, ObjectRecord, ReplyRecord};
+use crate::types::{CaseId, Day};
 
 type TxResult<T> = ConflictableTransactionResult<T, StoreError>;
 
@@ -69,7 +70,7 @@ fn put_object(
     case: &mut CaseRecord,
     kind: ObjectKind,
     blob: &StagedBlob,
-    on: &str,
+    on: Day,
 ) -> TxResult<u64> {
     if tx.blob_refs.get(blob.id.as_bytes())?.is_some() {
         return Err(abort(StoreError::Invalid(format!(
@@ -85,7 +86,7 @@ fn put_object(
         blob: blob.id.clone(),
         size: blob.size,
         sha256: blob.sha256,
-        on: on.to_owned(),
+        on,
     };
     tx.objects
         .insert(&seq_key(seq), to_json(&record).map_err(abort)?)?;
@@ -134,13 +135,12 @@ impl SledStore {
         &self,
         lookup_hash: [u8; 32],
         reply_recipient: &str,
-        received_on: &str,
+        received_on: Day,
         report: StagedBlob,
         attachments: Vec<StagedBlob>,
     ) -> Result<CaseRecord, StoreError> {
         let all: Vec<&StagedBlob> = std::iter::once(&report).chain(&attachments).collect();
         self.commit_with_blobs(&all, || {
-            check_date("received_on", received_on)?;
             self.case_tx(|tx| {
                 if tx.lookups.get(lookup_hash)?.is_some() {
                     return Err(abort(StoreError::LookupExists));
@@ -157,9 +157,9 @@ impl SledStore {
                 let mut case = CaseRecord {
                     id: id.clone(),
                     reply_recipient: reply_recipient.to_owned(),
-                    received_on: received_on.to_owned(),
+                    received_on,
                     status: Status::Received,
-                    history: vec![(Status::Received, received_on.to_owned())],
+                    history: vec![(Status::Received, received_on)],
                     followups: 0,
                     replies: Vec::new(),
                     objects: 0,
@@ -217,7 +217,7 @@ impl SledStore {
         case_id: &str,
         message: StagedBlob,
         attachments: Vec<StagedBlob>,
-        on: &str,
+        on: Day,
     ) -> Result<u32, StoreError> {
         let all: Vec<&StagedBlob> = std::iter::once(&message).chain(&attachments).collect();
         // One follow-up at a time, so a resent follow-up finds the first
@@ -231,7 +231,6 @@ impl SledStore {
             return Ok(n);
         }
         self.commit_with_blobs(&all, || {
-            check_date("on", on)?;
             self.case_tx(|tx| {
                 let Some(mut stored) = read_case(tx, case_id)? else {
                     return Err(abort(StoreError::NotFound));
@@ -306,9 +305,8 @@ impl SledStore {
         &self,
         case_id: &str,
         status: Status,
-        on: &str,
+        on: Day,
     ) -> Result<(), StoreError> {
-        check_date("on", on)?;
         let changed = self.case_tx(|tx| {
             let Some(mut stored) = read_case(tx, case_id)? else {
                 return Err(abort(StoreError::NotFound));
@@ -317,7 +315,7 @@ impl SledStore {
                 return Ok(false);
             }
             stored.case.status = status;
-            stored.case.history.push((status, on.to_owned()));
+            stored.case.history.push((status, on));
             write_case(tx, &stored)?;
             Ok(true)
         })?;
@@ -330,14 +328,13 @@ impl SledStore {
     pub(super) fn apply_import_impl(
         &self,
         items: Vec<ImportItem>,
-        on: &str,
+        on: Day,
     ) -> Result<(u32, u32), StoreError> {
         let blobs: Vec<&StagedBlob> = items
             .iter()
             .filter_map(|item| item.reply.as_ref().map(|(_, blob)| blob))
             .collect();
         let (applied, skipped) = self.commit_with_blobs(&blobs, || {
-            check_date("on", on)?;
             if let Some(item) = items.iter().find(|i| i.item_id.is_empty()) {
                 return Err(StoreError::Invalid(format!(
                     "an item for case {} has an empty item id",
@@ -356,23 +353,43 @@ impl SledStore {
         Ok((applied, skipped.len() as u32))
     }
 
-    pub(super) fn list_cases_impl(&self) -> Result<Vec<CaseRecord>, StoreError> {
-        let mut cases = Vec::with_capacity(self.trees.cases.len());
-        for value in self.trees.cases.iter().values() {
-            let stored: StoredCase = from_json(&value?, "cases")?;
-            cases.push(stored.case);
+    pub(super) fn list_cases_impl(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<CaseRecord>, StoreError> {
+        // The `objects` tree is in seq order, and a case's first object is
+        // its report: walking the reports after `after` walks the cases in
+        // order of arrival without reading any other case.
+        let mut cases = Vec::new();
+        let Some(from) = after.checked_add(1) else {
+            return Ok(cases);
+        };
+        for value in self.trees.objects.range(seq_key(from)..).values() {
+            let object: ObjectRecord = from_json(&value?, "objects")?;
+            if object.kind != ObjectKind::Report {
+                continue;
+            }
+            if let Some(stored) = self.stored_case(&object.case_id)? {
+                cases.push(stored.case);
+                if cases.len() >= limit {
+                    break;
+                }
+            }
         }
-        // The tree is ordered by (random) id; arrival order is first_seq.
-        cases.sort_unstable_by_key(|c| c.first_seq);
         Ok(cases)
     }
 
-    pub(super) fn objects_since_impl(&self, cursor: u64) -> Result<Vec<ObjectRecord>, StoreError> {
+    pub(super) fn objects_since_impl(
+        &self,
+        cursor: u64,
+        limit: usize,
+    ) -> Result<Vec<ObjectRecord>, StoreError> {
         // Read the counter first: every commit up to it is complete, so the
         // scan below sees all of 1..=top. Objects a concurrent commit adds
         // beyond `top` are left for the next call, keeping the answer
         // free of gaps.
-        let top = crate::Store::cursor(self)?;
+        let top = crate::MetaStore::cursor(self)?;
         if cursor >= top {
             return Ok(Vec::new());
         }
@@ -382,6 +399,7 @@ impl SledStore {
             .objects
             .range(seq_key(cursor + 1)..=seq_key(top))
             .values()
+            .take(limit)
         {
             out.push(from_json(&value?, "objects")?);
         }
@@ -454,7 +472,7 @@ impl SledStore {
             self.pins.remove(blobs);
             return Ok(());
         }
-        Err(StoreError::Sled(format!(
+        Err(StoreError::Backend(format!(
             "case {id} kept changing while being deleted; try again"
         )))
     }
@@ -462,7 +480,7 @@ impl SledStore {
 
 /// The body of `apply_import`'s transaction. Returns how many items were
 /// applied and the positions of the skipped ones.
-fn import_items(tx: &CaseTx<'_>, items: &[ImportItem], on: &str) -> TxResult<(u32, Vec<usize>)> {
+fn import_items(tx: &CaseTx<'_>, items: &[ImportItem], on: Day) -> TxResult<(u32, Vec<usize>)> {
     let mut seqs = SeqCounter::load(tx)?;
     let mut applied = 0u32;
     let mut skipped = Vec::new();
@@ -480,7 +498,7 @@ fn import_items(tx: &CaseTx<'_>, items: &[ImportItem], on: &str) -> TxResult<(u3
         if let Some(status) = item.status {
             if status != case.status {
                 case.status = status;
-                case.history.push((status, on.to_owned()));
+                case.history.push((status, on));
             }
         }
         if let Some((reply_id, blob)) = &item.reply {
@@ -497,11 +515,11 @@ fn import_items(tx: &CaseTx<'_>, items: &[ImportItem], on: &str) -> TxResult<(u3
                 n,
                 blob: blob.id.clone(),
                 size: blob.size,
-                on: on.to_owned(),
+                on,
             });
         }
         write_case(tx, &stored)?;
-        let mark = to_json(&AppliedItem { on: on.to_owned() }).map_err(abort)?;
+        let mark = to_json(&AppliedItem { on }).map_err(abort)?;
         tx.applied_items.insert(item.item_id.as_bytes(), mark)?;
         applied += 1;
     }

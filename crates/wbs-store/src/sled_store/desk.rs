@@ -1,34 +1,27 @@
 //! What the desk side needs besides cases: investigator tokens, the audit
 //! log, and the spent proof-of-work challenge ids.
 
+use serde::{Deserialize, Serialize};
 use sled::transaction::ConflictableTransactionResult;
 use sled::Transactional;
-use wbs_protocol::date::today_utc;
 
 use super::{SledStore, META_DIGEST, META_LAST_AUDIT};
 use crate::codec::{abort, from_json, read_u64, seq_key, to_json, StoredToken};
 use crate::error::StoreError;
-use crate::records::{check_date, AuditEntry, DigestState, TokenAuth, TokenInfo, TotpRecord};
+use crate::records::{
+    hex32, AuditEntry, DigestState, SessionRecord, TokenAuth, TokenInfo, TotpRecord,
+};
+use crate::types::{Day, TokenName};
 
 /// How many expired challenge ids one `spend_pow` call prunes at most, so
 /// that a backlog never makes a single submission slow.
 const POW_PRUNE_BATCH: usize = 1000;
 
-/// Token names are chosen by the operator and shown in the audit log: keep
-/// them short and printable.
-pub(crate) fn check_token_name(name: &str) -> Result<(), StoreError> {
-    let ok = !name.is_empty()
-        && name.chars().count() <= 64
-        && name.trim() == name
-        && !name.chars().any(char::is_control);
-    if ok {
-        Ok(())
-    } else {
-        Err(StoreError::Invalid(format!(
-            "token name {name:?} must be 1 to 64 printable characters, without leading or \
-             trailing spaces"
-        )))
-    }
+/// A stored token name as a [`TokenName`]; one that breaks the rule is
+/// damage (every way in checks it).
+fn token_name(name: &str) -> Result<TokenName, StoreError> {
+    TokenName::parse(name)
+        .map_err(|_| StoreError::Corrupt(format!("tokens: {name:?} is not a token name")))
 }
 
 /// Key of `pow_expiry`: expiry first, so expired ids form a prefix range.
@@ -42,15 +35,15 @@ fn pow_expiry_key(expires_at: u64, id: &[u8; 16]) -> [u8; 24] {
 impl SledStore {
     pub(super) fn add_token_impl(
         &self,
-        name: &str,
+        name: &TokenName,
         token_hash: [u8; 32],
         totp_sealed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
         self.writable()?;
-        check_token_name(name)?;
+        let name = name.as_str();
         let record = to_json(&StoredToken {
             name: name.to_owned(),
-            created_on: today_utc(),
+            created_on: Day::today(),
             totp: totp_sealed.map(|sealed| TotpRecord {
                 sealed,
                 last_step: 0,
@@ -85,7 +78,7 @@ impl SledStore {
         for value in self.trees.tokens.iter().values() {
             let t: StoredToken = from_json(&value?, "tokens")?;
             out.push(TokenInfo {
-                name: t.name,
+                name: token_name(&t.name)?,
                 created_on: t.created_on,
                 totp: t.totp.is_some(),
             });
@@ -94,32 +87,31 @@ impl SledStore {
         Ok(out)
     }
 
-    pub(super) fn revoke_token_impl(&self, name: &str) -> Result<(), StoreError> {
+    pub(super) fn revoke_token_impl(&self, name: &TokenName) -> Result<(), StoreError> {
         self.writable()?;
+        let name = name.as_str();
         let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.tokens, &t.token_names).transaction(
-            |(tokens, names)| -> ConflictableTransactionResult<(), StoreError> {
+            |(tokens, names)| -> ConflictableTransactionResult<[u8; 32], StoreError> {
                 let Some(hash) = names.remove(name.as_bytes())? else {
                     return Err(abort(StoreError::NotFound));
                 };
-                tokens.remove(hash)?;
-                Ok(())
+                tokens.remove(hash.clone())?;
+                let hash: [u8; 32] = hash.as_ref().try_into().map_err(|_| {
+                    abort(StoreError::Corrupt(
+                        "token_names: a hash is not 32 bytes".into(),
+                    ))
+                })?;
+                Ok(hash)
             },
         );
         drop(commit);
-        self.tx_result(result)?;
+        let hash = self.tx_result(result)?;
+        // Its desk sessions end with it (the server checks the token on
+        // every request too; this keeps no dead session around).
+        self.end_sessions_of(&hash)?;
         self.sync()
-    }
-
-    pub(super) fn token_name_impl(
-        &self,
-        token_hash: &[u8; 32],
-    ) -> Result<Option<String>, StoreError> {
-        match self.trees.tokens.get(token_hash)? {
-            Some(value) => Ok(Some(from_json::<StoredToken>(&value, "tokens")?.name)),
-            None => Ok(None),
-        }
     }
 
     pub(super) fn token_auth_impl(
@@ -130,7 +122,7 @@ impl SledStore {
             Some(value) => {
                 let t: StoredToken = from_json(&value, "tokens")?;
                 Ok(Some(TokenAuth {
-                    name: t.name,
+                    name: token_name(&t.name)?,
                     totp: t.totp,
                 }))
             }
@@ -140,11 +132,12 @@ impl SledStore {
 
     pub(super) fn set_token_totp_impl(
         &self,
-        name: &str,
+        name: &TokenName,
         token_hash: [u8; 32],
         totp_sealed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
         self.writable()?;
+        let name = name.as_str();
         let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.tokens, &t.token_names).transaction(
@@ -212,9 +205,6 @@ impl SledStore {
 
     pub(super) fn set_digest_state_impl(&self, state: &DigestState) -> Result<(), StoreError> {
         self.writable()?;
-        if !state.sent_on.is_empty() {
-            check_date("digest sent_on", &state.sent_on)?;
-        }
         let value = to_json(state)?;
         let commit = self.commit_guard();
         let result = self.trees.meta.insert(META_DIGEST, value);
@@ -230,7 +220,7 @@ impl SledStore {
         detail: &str,
     ) -> Result<(), StoreError> {
         self.writable()?;
-        let on = today_utc();
+        let on = Day::today();
         let commit = self.commit_guard();
         let t = &self.trees;
         let result = (&t.meta, &t.audit).transaction(
@@ -241,7 +231,7 @@ impl SledStore {
                 };
                 let entry = AuditEntry {
                     seq: last + 1,
-                    on: on.clone(),
+                    on,
                     actor: actor.to_owned(),
                     action: action.to_owned(),
                     detail: detail.to_owned(),
@@ -256,9 +246,16 @@ impl SledStore {
         self.sync()
     }
 
-    pub(super) fn audit_log_impl(&self) -> Result<Vec<AuditEntry>, StoreError> {
+    pub(super) fn audit_log_impl(
+        &self,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditEntry>, StoreError> {
         let mut out = Vec::new();
-        for value in self.trees.audit.iter().values() {
+        let Some(from) = after.checked_add(1) else {
+            return Ok(out);
+        };
+        for value in self.trees.audit.range(seq_key(from)..).values().take(limit) {
             out.push(from_json(&value?, "audit")?);
         }
         Ok(out)
@@ -314,24 +311,213 @@ impl SledStore {
         Ok(first_use)
     }
 
+    pub(super) fn session_create_impl(
+        &self,
+        id_hash: [u8; 32],
+        session: &SessionRecord,
+        now: u64,
+        per_name: usize,
+        max_total: usize,
+    ) -> Result<bool, StoreError> {
+        self.writable()?;
+        // Sessions are few (SESSIONS_MAX in the server): read them all,
+        // decide, then write in one transaction.
+        let mut live: Vec<(sled::IVec, StoredSession)> = Vec::new();
+        let mut dead: Vec<sled::IVec> = Vec::new();
+        for item in self.trees.sessions.iter() {
+            let (key, value) = item?;
+            let s: StoredSession = from_json(&value, "sessions")?;
+            if s.alive(now) {
+                live.push((key, s));
+            } else {
+                dead.push(key);
+            }
+        }
+        let mut own: Vec<&(sled::IVec, StoredSession)> = live
+            .iter()
+            .filter(|(_, s)| s.name == session.name.as_str())
+            .collect();
+        own.sort_by_key(|(_, s)| s.expires_at);
+        let evict: Vec<sled::IVec> = own
+            .iter()
+            .take((own.len() + 1).saturating_sub(per_name.max(1)))
+            .map(|(k, _)| k.clone())
+            .collect();
+        if live.len() - evict.len() >= max_total {
+            return Ok(false);
+        }
+        let value = to_json(&StoredSession::from(session))?;
+        let commit = self.commit_guard();
+        let result = self.trees.sessions.transaction(
+            |tx| -> ConflictableTransactionResult<(), StoreError> {
+                for key in dead.iter().chain(&evict) {
+                    tx.remove(key)?;
+                }
+                tx.insert(&id_hash[..], value.clone())?;
+                Ok(())
+            },
+        );
+        drop(commit);
+        self.tx_result(result)?;
+        self.sync()?;
+        Ok(true)
+    }
+
+    pub(super) fn session_get_impl(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        let Some(value) = self.trees.sessions.get(id_hash)? else {
+            return Ok(None);
+        };
+        let stored: StoredSession = from_json(&value, "sessions")?;
+        if !stored.alive(now) {
+            self.session_delete_impl(id_hash)?;
+            return Ok(None);
+        }
+        stored.record().map(Some)
+    }
+
+    pub(super) fn session_touch_impl(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<(), StoreError> {
+        self.writable()?;
+        let commit = self.commit_guard();
+        let result = self.trees.sessions.transaction(
+            |tx| -> ConflictableTransactionResult<(), StoreError> {
+                let Some(value) = tx.get(id_hash)? else {
+                    return Ok(());
+                };
+                let mut s: StoredSession = from_json(&value, "sessions").map_err(abort)?;
+                if !s.alive(now) {
+                    return Ok(());
+                }
+                s.idle_until = now.saturating_add(idle_secs).min(s.expires_at);
+                tx.insert(&id_hash[..], to_json(&s).map_err(abort)?)?;
+                Ok(())
+            },
+        );
+        drop(commit);
+        self.tx_result(result)
+    }
+
+    pub(super) fn session_delete_impl(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.writable()?;
+        let commit = self.commit_guard();
+        let result = self.trees.sessions.remove(id_hash);
+        drop(commit);
+        result?;
+        self.sync()
+    }
+
+    /// Ends every session opened with `token_hash` (its token was revoked).
+    fn end_sessions_of(&self, token_hash: &[u8; 32]) -> Result<(), StoreError> {
+        for item in self.trees.sessions.iter() {
+            let (key, value) = item?;
+            let s: StoredSession = from_json(&value, "sessions")?;
+            if s.token_hash == *token_hash {
+                self.trees.sessions.remove(key)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn try_lease_impl(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_secs: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.writable()?;
+        let commit = self.commit_guard();
+        let result = self.trees.leases.transaction(
+            |tx| -> ConflictableTransactionResult<bool, StoreError> {
+                if let Some(value) = tx.get(name.as_bytes())? {
+                    let lease: StoredLease = from_json(&value, "leases").map_err(abort)?;
+                    if lease.holder != holder && now < lease.until {
+                        return Ok(false);
+                    }
+                }
+                let lease = StoredLease {
+                    holder: holder.to_owned(),
+                    until: now.saturating_add(ttl_secs),
+                };
+                tx.insert(name.as_bytes(), to_json(&lease).map_err(abort)?)?;
+                Ok(true)
+            },
+        );
+        drop(commit);
+        let taken = self.tx_result(result)?;
+        if taken {
+            self.sync()?;
+        }
+        Ok(taken)
+    }
+
     /// How many spent challenge ids are remembered (for tests and metrics).
     pub fn pow_ids_remembered(&self) -> usize {
         self.trees.pow_spent.len()
     }
 }
 
+/// A desk session as stored (see [`SessionRecord`]); hashes as hex.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredSession {
+    name: String,
+    #[serde(with = "hex32")]
+    token_hash: [u8; 32],
+    #[serde(with = "hex32")]
+    csrf: [u8; 32],
+    idle_until: u64,
+    expires_at: u64,
+}
+
+impl StoredSession {
+    fn alive(&self, now: u64) -> bool {
+        now < self.idle_until && now < self.expires_at
+    }
+
+    fn record(&self) -> Result<SessionRecord, StoreError> {
+        Ok(SessionRecord {
+            name: TokenName::parse(&self.name)
+                .map_err(|_| StoreError::Corrupt("sessions: a name is not a token name".into()))?,
+            token_hash: self.token_hash,
+            csrf: self.csrf,
+            idle_until: self.idle_until,
+            expires_at: self.expires_at,
+        })
+    }
+}
+
+impl From<&SessionRecord> for StoredSession {
+    fn from(s: &SessionRecord) -> Self {
+        StoredSession {
+            name: s.name.to_string(),
+            token_hash: s.token_hash,
+            csrf: s.csrf,
+            idle_until: s.idle_until,
+            expires_at: s.expires_at,
+        }
+    }
+}
+
+/// A lease as stored: who holds it, until when (Unix seconds).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StoredLease {
+    holder: String,
+    until: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn token_names_must_be_short_and_printable() {
-        check_token_name("siti").unwrap();
-        check_token_name("Desk 2 (Budi)").unwrap();
-        for bad in ["", " lead", "trail ", "tab\there", &"x".repeat(65)] {
-            assert!(check_token_name(bad).is_err(), "{bad:?}");
-        }
-    }
 
     #[test]
     fn expiry_keys_sort_by_expiry_first() {

@@ -6,7 +6,6 @@ mod cases;
 mod desk;
 
 pub use backup::Restore;
-pub(crate) use desk::check_token_name;
 
 use std::collections::HashSet;
 use std::io;
@@ -19,17 +18,18 @@ use sled::transaction::{
 use sled::Transactional;
 use wbs_protocol::Status;
 
-use crate::blob::{create_private_dir, sync_dir, BlobFiles, BlobSink, StagedBlob};
+use crate::blob::{create_private_dir, sync_dir, BlobFiles, BlobSink, FileSink, StagedBlob};
 use crate::codec::read_u64;
 use crate::dump::StoreSnapshot;
 use crate::error::StoreError;
 use crate::group_sync::GroupSync;
-use crate::ids::BlobId;
 use crate::layout::{check_private, make_private, sweep, Layout, FORMAT_VERSION};
 use crate::records::{
-    AuditEntry, CaseRecord, DigestState, ImportItem, ObjectRecord, TokenAuth, TokenInfo,
+    AuditEntry, CaseRecord, DigestState, ImportItem, ObjectRecord, SessionRecord, TokenAuth,
+    TokenInfo,
 };
-use crate::store::Store;
+use crate::store::{page_limit, BlobReader, BlobStore, MetaStore};
+use crate::types::{BlobId, CaseId, Day, TokenName};
 
 /// `meta` keys.
 const META_FORMAT: &[u8] = b"format";
@@ -65,6 +65,10 @@ struct Trees {
     pow_spent: sled::Tree,
     /// expires_at (u64 BE) ++ challenge id → empty: what to prune first.
     pow_expiry: sled::Tree,
+    /// SHA-256(session id) → `StoredSession`.
+    sessions: sled::Tree,
+    /// lease name → `StoredLease`.
+    leases: sled::Tree,
 }
 
 impl Trees {
@@ -82,6 +86,8 @@ impl Trees {
             audit: db.open_tree("audit")?,
             pow_spent: db.open_tree("pow_spent")?,
             pow_expiry: db.open_tree("pow_expiry")?,
+            sessions: db.open_tree("sessions")?,
+            leases: db.open_tree("leases")?,
         })
     }
 
@@ -332,7 +338,11 @@ impl SledStore {
         let mut referenced = HashSet::new();
         for key in trees.blob_refs.iter().keys() {
             let key = key?;
-            referenced.insert(String::from_utf8_lossy(&key).into_owned());
+            let id = String::from_utf8_lossy(&key).into_owned();
+            referenced
+                .insert(BlobId::try_from(id).map_err(|_| {
+                    StoreError::Corrupt("blob_refs: a key is not a blob id".into())
+                })?);
         }
         let sweep = sweep(&layout, &referenced)?;
         let db_file = std::fs::File::open(layout.db.join("db"))?;
@@ -447,7 +457,7 @@ impl SledStore {
             },
             || {
                 self.writable().err().unwrap_or_else(|| {
-                    StoreError::Sled("an earlier flush of the metadata failed".into())
+                    StoreError::Backend("an earlier flush of the metadata failed".into())
                 })
             },
         )
@@ -465,7 +475,7 @@ impl SledStore {
         match self.failure.get() {
             None => Ok(()),
             Some(f) if f.no_space => Err(StoreError::NoSpace),
-            Some(f) => Err(StoreError::Sled(format!(
+            Some(f) => Err(StoreError::Backend(format!(
                 "storage stopped taking writes after an earlier failure ({}); restart the server",
                 f.message
             ))),
@@ -540,7 +550,7 @@ fn open_sled(layout: &Layout) -> Result<sled::Db, StoreError> {
                     std::thread::sleep(std::time::Duration::from_millis(20));
                     continue;
                 }
-                return Err(StoreError::Sled(format!(
+                return Err(StoreError::Backend(format!(
                     "the metadata database {} is in use by another process \
                      (is wbs-server already running on this data directory?)",
                     layout.db.display()
@@ -551,16 +561,50 @@ fn open_sled(layout: &Layout) -> Result<sled::Db, StoreError> {
     }
 }
 
-impl Store for SledStore {
+impl BlobStore for SledStore {
     fn blob_sink(&self) -> Result<BlobSink, StoreError> {
-        BlobSink::create(self.files.clone())
+        Ok(BlobSink::new(Box::new(FileSink::create(
+            self.files.clone(),
+        )?)))
     }
 
+    fn open_blob(&self, id: &BlobId) -> Result<BlobReader, StoreError> {
+        Ok(Box::new(self.files.open(id)?))
+    }
+
+    fn discard_blob(&self, blob: StagedBlob) -> Result<(), StoreError> {
+        if self.trees.blob_refs.get(blob.id.as_str())?.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "blob {} belongs to a case and cannot be discarded",
+                blob.id
+            )));
+        }
+        self.files.remove(&blob.id)
+    }
+
+    /// Blurs what the file system records about when objects arrived.
+    ///
+    /// A blob file's `mtime` and `atime` are set back to midnight when it is
+    /// written, but its inode change time (`ctime`) cannot be set: it keeps
+    /// the moment of writing. This moves the `ctime` of every blob file from
+    /// today and yesterday to now, all in one sweep and in the order of
+    /// their random ids, so those files no longer say when each arrived,
+    /// only that it was before this sweep; and it sets the times of the
+    /// blob and staging directories back to midnight. Run often (the server
+    /// does so every few minutes, at start and at shutdown), an exact time
+    /// survives only until the next sweep. Returns how many files it
+    /// touched.
+    fn blur_file_times(&self) -> Result<usize, StoreError> {
+        self.files.blur_times(wbs_protocol::date::today_days())
+    }
+}
+
+impl MetaStore for SledStore {
     fn create_case(
         &self,
         lookup_hash: [u8; 32],
         reply_recipient: &str,
-        received_on: &str,
+        received_on: Day,
         report: StagedBlob,
         attachments: Vec<StagedBlob>,
     ) -> Result<CaseRecord, StoreError> {
@@ -577,37 +621,37 @@ impl Store for SledStore {
         self.case_by_lookup_impl(lookup_hash)
     }
 
-    fn case(&self, id: &str) -> Result<Option<CaseRecord>, StoreError> {
+    fn case(&self, id: &CaseId) -> Result<Option<CaseRecord>, StoreError> {
         Ok(self.stored_case(id)?.map(|s| s.case))
     }
 
     fn add_followup(
         &self,
-        case_id: &str,
+        case_id: &CaseId,
         message: StagedBlob,
         attachments: Vec<StagedBlob>,
-        on: &str,
+        on: Day,
     ) -> Result<u32, StoreError> {
         self.add_followup_impl(case_id, message, attachments, on)
     }
 
-    fn set_status(&self, case_id: &str, status: Status, on: &str) -> Result<(), StoreError> {
+    fn set_status(&self, case_id: &CaseId, status: Status, on: Day) -> Result<(), StoreError> {
         self.set_status_impl(case_id, status, on)
     }
 
-    fn apply_import(&self, items: Vec<ImportItem>, on: &str) -> Result<(u32, u32), StoreError> {
+    fn apply_import(&self, items: Vec<ImportItem>, on: Day) -> Result<(u32, u32), StoreError> {
         self.apply_import_impl(items, on)
     }
 
-    fn list_cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
-        self.list_cases_impl()
+    fn list_cases(&self, after: u64, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
+        self.list_cases_impl(after, page_limit(limit))
     }
 
-    fn objects_since(&self, cursor: u64) -> Result<Vec<ObjectRecord>, StoreError> {
-        self.objects_since_impl(cursor)
+    fn objects_since(&self, cursor: u64, limit: usize) -> Result<Vec<ObjectRecord>, StoreError> {
+        self.objects_since_impl(cursor, page_limit(limit))
     }
 
-    fn objects_of_case(&self, case_id: &str) -> Result<Vec<ObjectRecord>, StoreError> {
+    fn objects_of_case(&self, case_id: &CaseId) -> Result<Vec<ObjectRecord>, StoreError> {
         self.objects_of_case_impl(case_id)
     }
 
@@ -618,31 +662,13 @@ impl Store for SledStore {
         }
     }
 
-    fn open_blob(&self, id: &str) -> Result<std::fs::File, StoreError> {
-        self.files.open(id)
-    }
-
-    fn discard_blob(&self, blob: StagedBlob) -> Result<(), StoreError> {
-        if self.trees.blob_refs.get(&blob.id)?.is_some() {
-            return Err(StoreError::Invalid(format!(
-                "blob {} belongs to a case and cannot be discarded",
-                blob.id
-            )));
-        }
-        self.files.remove(&blob.id)
-    }
-
-    fn delete_case(&self, id: &str) -> Result<(), StoreError> {
+    fn delete_case(&self, id: &CaseId) -> Result<(), StoreError> {
         self.delete_case_impl(id)
     }
 
-    fn add_token(&self, name: &str, token_hash: [u8; 32]) -> Result<(), StoreError> {
-        self.add_token_impl(name, token_hash, None)
-    }
-
-    fn add_token_with_totp(
+    fn add_token(
         &self,
-        name: &str,
+        name: &TokenName,
         token_hash: [u8; 32],
         totp_sealed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
@@ -655,7 +681,7 @@ impl Store for SledStore {
 
     fn set_token_totp(
         &self,
-        name: &str,
+        name: &TokenName,
         token_hash: [u8; 32],
         totp_sealed: Option<Vec<u8>>,
     ) -> Result<(), StoreError> {
@@ -678,24 +704,62 @@ impl Store for SledStore {
         self.list_tokens_impl()
     }
 
-    fn revoke_token(&self, name: &str) -> Result<(), StoreError> {
+    fn revoke_token(&self, name: &TokenName) -> Result<(), StoreError> {
         self.revoke_token_impl(name)
-    }
-
-    fn token_name(&self, token_hash: &[u8; 32]) -> Result<Option<String>, StoreError> {
-        self.token_name_impl(token_hash)
     }
 
     fn audit(&self, actor: &str, action: &str, detail: &str) -> Result<(), StoreError> {
         self.audit_impl(actor, action, detail)
     }
 
-    fn audit_log(&self) -> Result<Vec<AuditEntry>, StoreError> {
-        self.audit_log_impl()
+    fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        self.audit_log_impl(after, page_limit(limit))
     }
 
     fn spend_pow(&self, id: [u8; 16], expires_at: u64, now: u64) -> Result<bool, StoreError> {
         self.spend_pow_impl(id, expires_at, now)
+    }
+
+    fn session_create(
+        &self,
+        id_hash: [u8; 32],
+        session: &SessionRecord,
+        now: u64,
+        per_name: usize,
+        max_total: usize,
+    ) -> Result<bool, StoreError> {
+        self.session_create_impl(id_hash, session, now, per_name, max_total)
+    }
+
+    fn session_get(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+    ) -> Result<Option<SessionRecord>, StoreError> {
+        self.session_get_impl(id_hash, now)
+    }
+
+    fn session_touch(
+        &self,
+        id_hash: &[u8; 32],
+        now: u64,
+        idle_secs: u64,
+    ) -> Result<(), StoreError> {
+        self.session_touch_impl(id_hash, now, idle_secs)
+    }
+
+    fn session_delete(&self, id_hash: &[u8; 32]) -> Result<(), StoreError> {
+        self.session_delete_impl(id_hash)
+    }
+
+    fn try_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        ttl_secs: u64,
+        now: u64,
+    ) -> Result<bool, StoreError> {
+        self.try_lease_impl(name, holder, ttl_secs, now)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -704,10 +768,6 @@ impl Store for SledStore {
 
     fn health(&self) -> Result<(), StoreError> {
         self.writable()
-    }
-
-    fn blur_file_times(&self) -> Result<usize, StoreError> {
-        self.files.blur_times(wbs_protocol::date::today_days())
     }
 
     fn snapshot(&self) -> Result<StoreSnapshot, StoreError> {
