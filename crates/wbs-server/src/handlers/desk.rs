@@ -567,9 +567,13 @@ async fn import(
                         // reply recipient: a classic case from before the
                         // deployment moved to post-quantum is still
                         // answered with classic keys (PROTOCOL.md §5).
-                        let case_kind = s
-                            .case(&item.case_id)
-                            .map_err(|e| visitor(e.into()))?
+                        // (An id that does not parse is refused with the
+                        // whole bundle below.)
+                        let case = match CaseId::parse(&item.case_id) {
+                            Ok(id) => s.case(&id).map_err(|e| visitor(e.into()))?,
+                            Err(_) => None,
+                        };
+                        let case_kind = case
                             .map_or(allowed.kind, |c| RecipientKind::of_str(&c.reply_recipient));
                         let allowed = allowed.of(case_kind);
                         let (mut data, found) =

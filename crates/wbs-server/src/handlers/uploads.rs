@@ -259,11 +259,24 @@ async fn same_as_held(
     let blob = st.finished.as_ref().map(|b| b.id.clone());
     let store = app.store.clone();
     blocking(move || {
-        let mut f = match blob {
-            Some(id) => store.open_blob(&id)?,
-            None => std::fs::File::open(&path).map_err(io_error)?,
+        let mut f: Box<dyn Read + Send> = match blob {
+            // A stored blob streams: read up to `at` (only a resend after
+            // the upload finished comes here, which is rare).
+            Some(id) => {
+                let mut r = store.open_blob(&id)?;
+                let skipped = std::io::copy(&mut (&mut r).take(at), &mut std::io::sink())
+                    .map_err(io_error)?;
+                if skipped != at {
+                    return Ok(false);
+                }
+                r
+            }
+            None => {
+                let mut f = std::fs::File::open(&path).map_err(io_error)?;
+                f.seek(SeekFrom::Start(at)).map_err(io_error)?;
+                Box::new(f)
+            }
         };
-        f.seek(SeekFrom::Start(at)).map_err(io_error)?;
         let mut held = vec![0u8; bytes.len()];
         f.read_exact(&mut held).map_err(io_error)?;
         Ok(held == bytes)
