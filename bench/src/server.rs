@@ -113,7 +113,7 @@ impl ServerProcess {
     fn spawn(bin: &Path, config: &Path, token: String) -> Result<ServerProcess> {
         let mut child = Command::new(bin)
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .env("WBS_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())

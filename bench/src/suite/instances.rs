@@ -81,7 +81,10 @@ pub fn run(bins: &Bins, work: &std::path::Path, key: &InspectorKey, sizes: &Size
         one.errors,
     );
 
-    let (make_a, make_b) = (make_from(sizes.max_requests), make_from(2 * sizes.max_requests));
+    let (make_a, make_b) = (
+        make_from(sizes.max_requests),
+        make_from(2 * sizes.max_requests),
+    );
     let (ra, rb) = std::thread::scope(|scope| {
         let ta = scope.spawn(|| load::run(a.addr, ClientKind::Raw, spec(16), 201, &make_a));
         let tb = scope.spawn(|| load::run(b.addr, ClientKind::Raw, spec(16), 201, &make_b));
