@@ -100,7 +100,7 @@ target/release/wbs-bench "${smoke_flag[@]}" \
   --results "$out/results.json" \
   --markdown "$markdown"
 
-step "PostgreSQL beside sled: the traffic and large scenarios again, with the store in PostgreSQL"
+step "PostgreSQL beside sled: the traffic and large scenarios again with the store in PostgreSQL, and two instances on one database"
 # A throw-away cluster in a temporary folder, on a Unix socket only, with
 # PostgreSQL's durable defaults (fsync, synchronous_commit on), run as
 # nobody when this runs as root; one fresh database per scenario.
@@ -121,7 +121,7 @@ fi
   -o "-k $pg_dir -c listen_addresses='' -c max_connections=200" start >/dev/null
 stop_pg() { "${as_pg[@]}" "$pg_bin/pg_ctl" -D "$pg_dir/data" -m fast stop >/dev/null || true; rm -rf "$pg_dir"; }
 trap stop_pg EXIT
-for scenario in traffic large; do
+for scenario in traffic large instances; do
   "$pg_bin/createdb" -h "$pg_dir" -U wbs "bench_$scenario"
   target/release/wbs-bench "${smoke_flag[@]}" \
     --only "$scenario" \

@@ -61,7 +61,7 @@ fn run(cli: &cli::Cli) -> Result<bool> {
         sizes.attachment = m << 20;
     }
     for name in &cli.only {
-        if !["traffic", "large", "many"].contains(&name.as_str()) {
+        if !["traffic", "large", "many", "instances"].contains(&name.as_str()) {
             return Err(Error(format!("--only: no scenario named {name:?}")));
         }
     }
@@ -121,6 +121,10 @@ fn run(cli: &cli::Cli) -> Result<bool> {
     } else {
         Default::default()
     };
+    // Only when asked for by name, and only on a database.
+    if cli.only.iter().any(|n| n == "instances") {
+        suite::instances::run(&bins, &work, &key, &sizes)?;
+    }
     let many = if wanted("many") {
         suite::many::run(&bins, &work, &key, &sizes)?
     } else {

@@ -9,7 +9,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
@@ -65,6 +65,8 @@ pub struct ServerProcess {
     /// The investigator token.
     pub token: String,
     log: Arc<Mutex<String>>,
+    /// Its configuration file.
+    config: PathBuf,
 }
 
 impl ServerProcess {
@@ -99,10 +101,19 @@ impl ServerProcess {
             )));
         }
         let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        Self::spawn(bin, &config, token)
+    }
 
+    /// Another instance with the same configuration (and so, on
+    /// PostgreSQL, the same store): `--database` runs only.
+    pub fn another(&self, bin: &Path) -> Result<ServerProcess> {
+        Self::spawn(bin, &self.config, self.token.clone())
+    }
+
+    fn spawn(bin: &Path, config: &Path, token: String) -> Result<ServerProcess> {
         let mut child = Command::new(bin)
             .arg("--config")
-            .arg(&config)
+            .arg(config)
             .env("WBS_LOG", "info")
             .env("NO_COLOR", "1")
             .stdin(Stdio::null())
@@ -134,6 +145,7 @@ impl ServerProcess {
             addr: "127.0.0.1:0".parse().expect("valid"),
             token,
             log,
+            config: config.to_path_buf(),
         };
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {

@@ -56,13 +56,17 @@ fn assert_nowhere_in(dump: &[u8], needles: &[Vec<u8>]) {
 #[test]
 fn the_whole_flow_on_postgresql() {
     let db = TestDb::new();
-    let server = TestServer::start(on(&db));
+    let mut server = TestServer::start(on(&db));
     let needles = common::flow::report_pull_open_reply_push_status_followup_pull(&server, &server);
     assert_nowhere_in(&dump(&db), &needles);
     assert!(
         !server.data.join("control.sock").exists(),
         "a server on PostgreSQL needs no control socket"
     );
+    // A graceful stop is a clean exit (the database connections are
+    // closed outside the async runtime).
+    let status = server.stop();
+    assert!(status.success(), "{status}: {}", server.log_text());
 }
 
 #[test]

@@ -5,7 +5,10 @@
 //! - [`large`]: one large attachment: ingest next to `dd`, export, then
 //!   `wbs-inspect open` next to `age -d`.
 //! - [`many`]: many small cases: create, export, `wbs-inspect open`.
+//! - [`instances`] (`--database` only): durable submissions at 32 clients
+//!   on one instance, then on two instances sharing the database.
 
+pub mod instances;
 pub mod large;
 pub mod many;
 pub mod traffic;

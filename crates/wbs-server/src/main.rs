@@ -257,7 +257,10 @@ fn run_server(settings: Settings) -> Result<(), String> {
     // Outside the runtime: the database client blocks on a runtime of its
     // own, which cannot start on one of tokio's threads.
     let app = wbs_server::build_state(settings)?;
-    runtime.block_on(async move {
+    // Likewise the store is dropped (its database connections closed)
+    // only after the runtime is gone.
+    let store = app.store.clone();
+    let served = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| format!("cannot listen on {listen}: {e}"))?;
@@ -288,7 +291,10 @@ fn run_server(settings: Settings) -> Result<(), String> {
             app.settings.location()
         );
         wbs_server::launch_with_tcp_listener(app, listener, desk, shutdown_signal()).await
-    })
+    });
+    drop(runtime);
+    drop(store);
+    served
 }
 
 fn main() -> ExitCode {
