@@ -142,19 +142,6 @@ pub struct ExportQuery {
     since: Option<String>,
 }
 
-/// The export bundle's name for a stored object's kind.
-pub(crate) fn kind_of(k: wbs_store::ObjectKind) -> ObjectKind {
-    match k {
-        wbs_store::ObjectKind::Report => ObjectKind::Report,
-        wbs_store::ObjectKind::Attachment { index } => ObjectKind::Attachment { index },
-        wbs_store::ObjectKind::Followup { n } => ObjectKind::Followup { n },
-        wbs_store::ObjectKind::FollowupAttachment { n, index } => {
-            ObjectKind::FollowupAttachment { n, index }
-        }
-        wbs_store::ObjectKind::Reply { n } => ObjectKind::Reply { n },
-    }
-}
-
 /// A `Write` that hands chunks to the response body.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<Bytes, std::io::Error>>,
@@ -230,9 +217,14 @@ impl Read for CheckedBlob {
     }
 }
 
+/// What an export will hold, decided before its first byte: the top
+/// manifest names every case and its object count. The per-case manifests
+/// (with each case's reply recipient, about 2 KiB for a post-quantum one)
+/// are made one at a time while writing, so a large export's memory grows
+/// with its object records, not with its case records.
 struct ExportPlan {
     manifest: ExportManifest,
-    cases: Vec<(CaseManifest, Vec<ObjectRecord>)>,
+    cases: Vec<(CaseId, Vec<ObjectRecord>)>,
 }
 
 fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<ExportPlan, ApiError> {
@@ -243,7 +235,7 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
     // repeat them. The cursor still moves past them.
     let objects: Vec<ObjectRecord> = objects
         .into_iter()
-        .filter(|o| !matches!(o.kind, wbs_store::ObjectKind::Reply { .. }))
+        .filter(|o| !matches!(o.kind, ObjectKind::Reply { .. }))
         .collect();
     let mut order: Vec<CaseId> = Vec::new();
     let mut by_case: HashMap<CaseId, Vec<ObjectRecord>> = HashMap::new();
@@ -257,35 +249,10 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
     for id in order {
         let objs = by_case.remove(&id).unwrap_or_default();
         // A case deleted by retention after its objects were listed is skipped.
-        let Some(c) = store.case(&id)? else { continue };
-        let manifest = CaseManifest {
-            id: c.id.to_string(),
-            received_on: c.received_on.to_string(),
-            status: c.status,
-            history: c
-                .history
-                .iter()
-                .map(|(status, on)| HistoryEntry {
-                    status: *status,
-                    on: on.to_string(),
-                })
-                .collect(),
-            reply_recipient: c.reply_recipient.clone(),
-            objects: objs
-                .iter()
-                .map(|o| {
-                    let kind = kind_of(o.kind);
-                    ObjectEntry {
-                        path: kind.path(),
-                        kind,
-                        size: o.size,
-                        sha256: wbs_protocol::hex(&o.sha256),
-                        on: o.on.to_string(),
-                    }
-                })
-                .collect(),
-        };
-        cases.push((manifest, objs));
+        if store.case(&id)?.is_none() {
+            continue;
+        }
+        cases.push((id, objs));
     }
     Ok(ExportPlan {
         manifest: ExportManifest {
@@ -296,14 +263,45 @@ fn plan_export(app: &SharedState, store: &dyn Store, since: u64) -> Result<Expor
             recipients: app.recipients.clone(),
             cases: cases
                 .iter()
-                .map(|(c, o)| ManifestCase {
-                    id: c.id.clone(),
+                .map(|(id, o)| ManifestCase {
+                    id: id.to_string(),
                     objects: o.len() as u32,
                 })
                 .collect(),
         },
         cases,
     })
+}
+
+/// The manifest of one case, from its record and the objects planned.
+fn case_manifest(c: &CaseRecord, objects: &[ObjectRecord]) -> CaseManifest {
+    CaseManifest {
+        id: c.id.to_string(),
+        received_on: c.received_on.to_string(),
+        status: c.status,
+        history: c
+            .history
+            .iter()
+            .map(|(status, on)| HistoryEntry {
+                status: *status,
+                on: on.to_string(),
+            })
+            .collect(),
+        reply_recipient: c.reply_recipient.clone(),
+        objects: objects
+            .iter()
+            .map(|o| {
+                let kind = o.kind;
+                ObjectEntry {
+                    path: kind.path(),
+                    kind,
+                    size: o.size,
+                    sha256: wbs_protocol::hex(&o.sha256),
+                    on: o.on.to_string(),
+                }
+            })
+            .collect(),
+    }
 }
 
 /// Why an export stopped, in words that name no case, object or count
@@ -318,8 +316,16 @@ fn quiet(e: wbs_protocol::bundle::BundleError) -> String {
 
 fn write_export(store: &dyn Store, plan: ExportPlan, out: impl Write) -> Result<(), String> {
     let mut w = ExportWriter::new(out, &plan.manifest).map_err(quiet)?;
-    for (case, objects) in &plan.cases {
-        w.case(case).map_err(quiet)?;
+    for (id, objects) in &plan.cases {
+        // The top manifest has promised this case: if retention deleted it
+        // since (its blobs with it), the export stops here, as it would at
+        // the first missing blob, and the cursor is not moved.
+        let c = store
+            .case(id)
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| "a case was deleted while the export was written".to_string())?;
+        let case = case_manifest(&c, objects);
+        w.case(&case).map_err(quiet)?;
         for (entry, record) in case.objects.iter().zip(objects) {
             // Store errors name no case (wbs-store's error.rs).
             let file = store.open_blob(&record.blob).map_err(|e| e.to_string())?;
