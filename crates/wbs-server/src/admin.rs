@@ -177,7 +177,7 @@ pub fn human_bytes(n: u64) -> String {
 /// Where an object lives in an export bundle and in verify's report:
 /// `report.age`, `attachments/1.age`, ...
 pub fn object_path(o: &ObjectRecord) -> String {
-    crate::handlers::desk::kind_of(o.kind).path()
+    o.kind.path()
 }
 
 fn blob_entry(id: &str) -> String {

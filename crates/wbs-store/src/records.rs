@@ -10,34 +10,45 @@ use wbs_protocol::Status;
 use crate::blob::StagedBlob;
 use crate::types::{BlobId, CaseId, Day, TokenName};
 
-/// What an object is within its case. Numbers and indices start at 1.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ObjectKind {
-    /// The encrypted report.
-    Report,
-    /// An attachment of the report, in upload order.
-    Attachment {
-        /// 1-based position among the report's attachments.
-        index: u32,
-    },
-    /// The message of follow-up `n` from the reporter.
-    Followup {
-        /// 1-based follow-up number.
-        n: u32,
-    },
-    /// An attachment of follow-up `n`.
-    FollowupAttachment {
-        /// The follow-up it belongs to.
-        n: u32,
-        /// 1-based position among that follow-up's attachments.
-        index: u32,
-    },
-    /// Reply `n` from the inspectorate.
-    Reply {
-        /// 1-based reply number.
-        n: u32,
-    },
+pub use wbs_protocol::bundle::ObjectKind;
+
+/// How a record stores its [`ObjectKind`]: tagged `"type"`, where export
+/// bundles tag it `"kind"`. Sled trees, PostgreSQL rows and backup files
+/// hold records in this form, so it must not change.
+pub(crate) mod stored_kind {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use wbs_protocol::bundle::ObjectKind;
+
+    #[derive(Serialize, Deserialize)]
+    #[serde(tag = "type", rename_all = "snake_case")]
+    enum Stored {
+        Report,
+        Attachment { index: u32 },
+        Followup { n: u32 },
+        FollowupAttachment { n: u32, index: u32 },
+        Reply { n: u32 },
+    }
+
+    pub(crate) fn serialize<S: Serializer>(kind: &ObjectKind, s: S) -> Result<S::Ok, S::Error> {
+        match *kind {
+            ObjectKind::Report => Stored::Report,
+            ObjectKind::Attachment { index } => Stored::Attachment { index },
+            ObjectKind::Followup { n } => Stored::Followup { n },
+            ObjectKind::FollowupAttachment { n, index } => Stored::FollowupAttachment { n, index },
+            ObjectKind::Reply { n } => Stored::Reply { n },
+        }
+        .serialize(s)
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<ObjectKind, D::Error> {
+        Ok(match Stored::deserialize(d)? {
+            Stored::Report => ObjectKind::Report,
+            Stored::Attachment { index } => ObjectKind::Attachment { index },
+            Stored::Followup { n } => ObjectKind::Followup { n },
+            Stored::FollowupAttachment { n, index } => ObjectKind::FollowupAttachment { n, index },
+            Stored::Reply { n } => ObjectKind::Reply { n },
+        })
+    }
 }
 
 /// One encrypted object, as listed for export. `seq` is its place in the
@@ -48,7 +59,8 @@ pub struct ObjectRecord {
     pub seq: u64,
     /// The case it belongs to.
     pub case_id: CaseId,
-    /// What it is.
+    /// What it is (stored in its own encoding, see [`stored_kind`]).
+    #[serde(with = "stored_kind")]
     pub kind: ObjectKind,
     /// Its blob file.
     pub blob: BlobId,
@@ -281,9 +293,14 @@ pub(crate) mod hexbytes {
 mod tests {
     use super::*;
 
+    /// Object records already stored (sled trees, PostgreSQL rows, backup
+    /// files) tag their kind with `"type"`, while export bundles tag it with
+    /// `"kind"`. These literals are records as written before the store
+    /// shared the bundle's `ObjectKind`: they must still decode, and encode
+    /// back byte for byte.
     #[test]
-    fn object_kinds_serialize_readably_and_round_trip() {
-        let kinds = [
+    fn stored_object_records_keep_their_encoding() {
+        let stored = [
             (ObjectKind::Report, r#"{"type":"report"}"#),
             (
                 ObjectKind::Attachment { index: 2 },
@@ -299,9 +316,16 @@ mod tests {
             ),
             (ObjectKind::Reply { n: 4 }, r#"{"type":"reply","n":4}"#),
         ];
-        for (kind, json) in kinds {
-            assert_eq!(serde_json::to_string(&kind).unwrap(), json);
-            assert_eq!(serde_json::from_str::<ObjectKind>(json).unwrap(), kind);
+        for (kind, tag) in stored {
+            let json = format!(
+                r#"{{"seq":7,"case_id":"{}","kind":{tag},"blob":"{}","size":3,"sha256":"{}","on":"2024-05-01"}}"#,
+                "c".repeat(20),
+                "b".repeat(26),
+                "ab".repeat(32),
+            );
+            let rec: ObjectRecord = serde_json::from_str(&json).unwrap();
+            assert_eq!(rec.kind, kind, "{json}");
+            assert_eq!(serde_json::to_string(&rec).unwrap(), json);
         }
     }
 
