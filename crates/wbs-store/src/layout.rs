@@ -93,30 +93,19 @@ impl Layout {
         Ok(true)
     }
 
-    /// Writes the marker atomically: temporary file, fsync, rename, fsync
-    /// of the data directory.
+    /// Writes the marker atomically with [`wbs_files::AtomicFile`]:
+    /// temporary sibling (0600), fsync, rename, then an fsync of the data
+    /// directory that, unlike the helper's, must succeed.
     pub(crate) fn write_marker(&self) -> Result<(), StoreError> {
         let json = serde_json::to_vec(&Marker {
             format: FORMAT_NAME.into(),
             version: FORMAT_VERSION,
         })
         .map_err(|e| StoreError::Invalid(e.to_string()))?;
-        let tmp = self.root.join(format!("{MARKER_FILE}.tmp"));
-        let result = (|| {
-            let mut options = fs::OpenOptions::new();
-            options.write(true).create(true).truncate(true);
-            #[cfg(unix)]
-            std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-            let mut f = options.open(&tmp)?;
-            f.write_all(&json)?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-            fs::rename(&tmp, &self.marker)
-        })();
-        if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
-            return Err(e.into());
-        }
+        let mut f = wbs_files::AtomicFile::create(&self.marker).map_err(file_error)?;
+        f.write_all(&json)?;
+        f.write_all(b"\n")?;
+        f.replace().map_err(file_error)?;
         sync_dir(&self.root)
     }
 
@@ -277,6 +266,15 @@ pub(crate) fn sweep(
     Ok(sweep)
 }
 
+/// The I/O error inside a [`wbs_files::FileError`], so a full disk is still
+/// [`StoreError::NoSpace`] and the messages stay those of `std::io`.
+fn file_error(e: wbs_files::FileError) -> StoreError {
+    match e {
+        wbs_files::FileError::Io { source, .. } => source.into(),
+        other => StoreError::Invalid(other.to_string()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,7 +286,20 @@ mod tests {
         assert!(!layout.check_marker().unwrap());
         layout.write_marker().unwrap();
         assert!(layout.check_marker().unwrap());
-        assert!(!dir.path().join("WBS-STORE.tmp").exists());
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, [MARKER_FILE], "a temporary file stayed behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(&layout.marker).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        // Rewriting replaces it whole.
+        layout.write_marker().unwrap();
+        assert!(layout.check_marker().unwrap());
 
         fs::write(&layout.marker, b"\0\0garbage").unwrap();
         assert!(matches!(layout.check_marker(), Err(StoreError::Corrupt(_))));

@@ -313,7 +313,6 @@ impl Drop for Restore {
             let _ = fs::remove_dir_all(dir);
         }
         let _ = fs::remove_file(&l.marker);
-        let _ = fs::remove_file(l.root.join(format!("{}.tmp", crate::layout::MARKER_FILE)));
         if self.created_root {
             let _ = fs::remove_dir(&l.root);
         }
