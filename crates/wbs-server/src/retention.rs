@@ -65,13 +65,16 @@ pub async fn run(app: SharedState, mut shutdown: watch::Receiver<bool>) {
         let result = tokio::task::spawn_blocking(move || {
             let now = crate::handlers::session::unix_now();
             if !store.try_lease(LEASE, &holder, LEASE_SECS, now)? {
-                return Ok(Vec::new());
+                return Ok(None);
             }
-            sweep(store.as_ref(), days, wbs_protocol::date::today_days())
+            sweep(store.as_ref(), days, wbs_protocol::date::today_days()).map(Some)
         })
         .await;
         match result {
-            Ok(Ok(deleted)) if !deleted.is_empty() => {
+            Ok(Ok(None)) => {
+                tracing::debug!("retention: another instance holds the lease; not sweeping")
+            }
+            Ok(Ok(Some(deleted))) if !deleted.is_empty() => {
                 tracing::info!("retention: deleted {} closed cases", deleted.len())
             }
             Ok(Err(e)) => tracing::error!("retention sweep failed: {e}"),
