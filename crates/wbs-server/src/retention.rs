@@ -47,8 +47,10 @@ pub fn sweep(
 }
 
 /// The lease that lets one instance of several on a store sweep: held for
-/// two sweep intervals, renewed by every sweep of its holder, so another
-/// instance takes over at most two hours after the holder stops.
+/// two sweep intervals, renewed by every sweep of its holder. When the
+/// holder stops, the lease runs out two hours after its last sweep and
+/// another instance takes over at its next hourly check: at most three
+/// hours after that last sweep.
 pub const LEASE: &str = "retention";
 const LEASE_SECS: u64 = 2 * 3600;
 
