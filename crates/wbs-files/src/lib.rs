@@ -69,22 +69,31 @@ impl AtomicFile {
         // Unique within the process too: two writers of one name never share
         // a temporary file.
         static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let tmp = dest.with_file_name(format!(".{name}.partial-{}-{n}", std::process::id()));
         let mut options = std::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let file = options.open(&tmp).map_err(|source| FileError::Io {
-            path: tmp.clone(),
-            source,
-        })?;
-        Ok(AtomicFile {
-            tmp,
-            dest: dest.to_path_buf(),
-            file,
-            published: false,
-        })
+        let mut attempts = 0;
+        loop {
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let tmp = dest.with_file_name(format!(".{name}.partial-{}-{n}", std::process::id()));
+            match options.open(&tmp) {
+                Ok(file) => {
+                    return Ok(AtomicFile {
+                        tmp,
+                        dest: dest.to_path_buf(),
+                        file,
+                        published: false,
+                    })
+                }
+                // A leftover of a crashed run that had the same process id:
+                // never reused, the next name is tried.
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists && attempts < 16 => {
+                    attempts += 1;
+                }
+                Err(source) => return Err(FileError::Io { path: tmp, source }),
+            }
+        }
     }
 
     /// The file being written (under its temporary name).
@@ -107,22 +116,38 @@ impl AtomicFile {
 
     /// Syncs the file and gives it its final name, never replacing a file
     /// that appeared there meanwhile, and makes the name durable.
-    pub fn publish_new(mut self) -> Result<(), FileError> {
+    pub fn publish_new(self) -> Result<(), FileError> {
+        match self.try_publish_new()? {
+            Ok(()) => Ok(()),
+            Err(unpublished) => Err(FileError::AppearedMeanwhile(unpublished.dest.clone())),
+        }
+    }
+
+    /// Like [`publish_new`](Self::publish_new), but when the final name is
+    /// taken the file comes back unpublished (`Ok(Err(file))`), so the
+    /// caller can compare it with what is there before dropping it.
+    ///
+    /// A hard link gives the name without any window in which another file
+    /// could be replaced. On a file system without hard links (FAT on a USB
+    /// stick) it falls back to checking that the name is free, then renaming.
+    pub fn try_publish_new(mut self) -> Result<Result<(), AtomicFile>, FileError> {
         self.sync()?;
-        std::fs::hard_link(&self.tmp, &self.dest).map_err(|e| {
-            if e.kind() == io::ErrorKind::AlreadyExists {
-                FileError::AppearedMeanwhile(self.dest.clone())
-            } else {
-                FileError::Io {
-                    path: self.dest.clone(),
-                    source: e,
-                }
+        match std::fs::hard_link(&self.tmp, &self.dest) {
+            Ok(()) => {
+                let _ = std::fs::remove_file(&self.tmp);
             }
-        })?;
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Err(self)),
+            Err(_) if self.dest.symlink_metadata().is_ok() => return Ok(Err(self)),
+            Err(_) => {
+                std::fs::rename(&self.tmp, &self.dest).map_err(|source| FileError::Io {
+                    path: self.dest.clone(),
+                    source,
+                })?;
+            }
+        }
         self.published = true;
-        let _ = std::fs::remove_file(&self.tmp);
         sync_dir_of(&self.dest);
-        Ok(())
+        Ok(Ok(()))
     }
 
     /// Syncs the file and renames it over `dest` (whatever was there is
@@ -211,6 +236,47 @@ mod tests {
         drop(dropped);
         assert!(!tmp.exists(), "an unpublished file stayed behind");
         assert!(!dir.path().join("never.tar").exists());
+    }
+
+    #[test]
+    fn a_taken_name_gives_the_file_back_unpublished() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("evidence");
+        let mut f = AtomicFile::create_new(&dest).unwrap();
+        f.write_all(b"mine").unwrap();
+        std::fs::write(&dest, b"theirs").unwrap();
+        let back = match f.try_publish_new().unwrap() {
+            Ok(()) => panic!("published over a file that appeared meanwhile"),
+            Err(back) => back,
+        };
+        assert_eq!(std::fs::read(back.temporary_path()).unwrap(), b"mine");
+        assert_eq!(std::fs::read(&dest).unwrap(), b"theirs");
+        drop(back);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_leftover_temporary_name_is_never_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("out");
+        let first = AtomicFile::create(&dest).unwrap();
+        let leftover = first.temporary_path().to_path_buf();
+        std::mem::forget(first);
+        // The next names this process would pick, taken by "a crashed run".
+        let (stem, n) = leftover.to_str().unwrap().rsplit_once('-').unwrap();
+        let n: u64 = n.parse().unwrap();
+        for k in 1..4 {
+            // create_new: a name another test took meanwhile stays its own.
+            let _ = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(format!("{stem}-{}", n + k));
+        }
+        let mut f = AtomicFile::create(&dest).unwrap();
+        f.write_all(b"new").unwrap();
+        f.replace().unwrap();
+        assert_eq!(std::fs::read(&dest).unwrap(), b"new");
+        assert_eq!(std::fs::read(&leftover).unwrap(), b"");
     }
 
     #[test]

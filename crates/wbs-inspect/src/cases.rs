@@ -302,8 +302,8 @@ pub fn run_stats(args: &StatsArgs) -> Result<String> {
     let html = figures.to_html(&stats, &policy);
 
     ensure_dir(&args.out)?;
-    write_new(&args.out, &csv_path, csv.as_bytes())?;
-    write_new(&args.out, &html_path, html.as_bytes())?;
+    write_new(&csv_path, csv.as_bytes())?;
+    write_new(&html_path, html.as_bytes())?;
     Ok(format!(
         "{} report{} received from {from} to {to}; wrote {} and {}{}",
         stats.received,
@@ -318,11 +318,11 @@ pub fn run_stats(args: &StatsArgs) -> Result<String> {
     ))
 }
 
-fn write_new(dir: &Path, dest: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = TempFile::new_in(dir)?;
+fn write_new(dest: &Path, bytes: &[u8]) -> Result<()> {
+    let mut tmp = TempFile::new_for(dest)?;
     tmp.write_all(bytes)
         .map_err(|e| Error::write(tmp.path(), e))?;
-    match tmp.persist_new(dest)? {
+    match tmp.persist_new()? {
         Placed::Written => Ok(()),
         Placed::AlreadyThere => Err(Error::Exists(dest.to_path_buf())),
     }

@@ -15,6 +15,7 @@ use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 
 use rand::RngCore;
+use wbs_files::{AtomicFile, FileError};
 
 use crate::error::{Error, Result};
 
@@ -74,111 +75,92 @@ pub fn create_new(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
-/// A temporary file in the folder of its final destination, removed when
-/// dropped unless it was put in place.
+/// An output file being written under a temporary name next to `dest`
+/// (mode 0600), removed when dropped unless it was put in place: the
+/// workspace's [`wbs_files::AtomicFile`], with the tool's rule for evidence
+/// that is already there ([`persist_new`](TempFile::persist_new)).
 pub struct TempFile {
-    path: PathBuf,
-    file: Option<File>,
+    file: AtomicFile,
+    dest: PathBuf,
 }
 
 impl TempFile {
-    /// Creates `.wbs-inspect-<random>.tmp` in `dir`.
-    pub fn new_in(dir: &Path) -> Result<Self> {
-        // A random name and create_new: never clobbers anything, even a
-        // leftover from a crash.
-        for _ in 0..8 {
-            let path = dir.join(format!(".wbs-inspect-{}.tmp", random_hex(8)));
-            match create_new(&path) {
-                Ok(file) => {
-                    return Ok(TempFile {
-                        path,
-                        file: Some(file),
-                    })
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::write(dir, e)),
-            }
-        }
-        Err(Error::write(
-            dir,
-            io::Error::other("cannot find a free temporary name"),
-        ))
+    /// Starts writing `dest`, which is only named once complete.
+    pub fn new_for(dest: &Path) -> Result<Self> {
+        Ok(TempFile {
+            file: AtomicFile::create(dest).map_err(file_error)?,
+            dest: dest.to_path_buf(),
+        })
     }
 
     /// Where the data is being written.
     pub fn path(&self) -> &Path {
-        &self.path
+        self.file.temporary_path()
     }
 
-    fn finish(&mut self) -> io::Result<()> {
-        if let Some(mut file) = self.file.take() {
-            file.flush()?;
-            // Durable before it gets its real name: a crash leaves either
-            // the complete file or a temporary one, never a short file.
-            file.sync_all()?;
+    /// Makes the file durable and gives it its final name, which must not
+    /// exist yet. If it does and holds the same bytes, the temporary file
+    /// is dropped and [`Placed::AlreadyThere`] returned; if its bytes
+    /// differ, [`Error::Exists`].
+    pub fn persist_new(self) -> Result<Placed> {
+        match self.file.try_publish_new().map_err(file_error)? {
+            Ok(()) => Ok(Placed::Written),
+            // Dropped after the comparison, which removes it.
+            Err(unpublished) => compare(unpublished.temporary_path(), &self.dest),
         }
-        Ok(())
     }
 
-    /// Gives the file its final name, `dest`, which must not exist yet. If
-    /// it does and holds the same bytes, the temporary file is dropped and
-    /// [`Placed::AlreadyThere`] returned; if its bytes differ, [`Error::Exists`].
-    pub fn persist_new(mut self, dest: &Path) -> Result<Placed> {
-        self.finish().map_err(|e| Error::write(&self.path, e))?;
-        let placed = place_new(&self.path, dest)?;
-        if placed == Placed::Written {
-            sync_parent(dest);
-        }
-        Ok(placed)
-    }
-
-    /// Closes the file without making it durable and hands its path over:
-    /// the caller (a [`Batch`]) now owns the temporary file.
-    fn into_unsynced(mut self) -> Result<PathBuf> {
-        if let Some(mut file) = self.file.take() {
-            file.flush().map_err(|e| Error::write(&self.path, e))?;
-        }
-        Ok(std::mem::take(&mut self.path))
-    }
-
-    /// Replaces `dest` with this file: only for files the tool owns and
-    /// rewrites (`case.json`, `report.md`, `reply-to.json`, a reply bundle).
-    pub fn replace(mut self, dest: &Path) -> Result<()> {
-        self.finish().map_err(|e| Error::write(&self.path, e))?;
-        fs::rename(&self.path, dest).map_err(|e| Error::write(dest, e))?;
-        sync_parent(dest);
-        Ok(())
+    /// Replaces the final file with this one: only for files the tool owns
+    /// and rewrites (`case.json`, `report.md`, `reply-to.json`, a reply
+    /// bundle).
+    pub fn replace(self) -> Result<()> {
+        self.file.replace().map_err(file_error)
     }
 }
 
 impl Write for TempFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        match self.file.as_mut() {
-            Some(f) => f.write(buf),
-            None => Err(io::Error::other("temporary file already closed")),
-        }
+        self.file.write(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
-        match self.file.as_mut() {
-            Some(f) => f.flush(),
-            None => Ok(()),
-        }
+        self.file.flush()
     }
 }
 
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        // Either the data now lives under its final name (a hard link, or
-        // the temporary name is gone after a rename) or it must not survive.
-        self.file.take();
-        if !self.path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.path);
+/// The tool's error for what [`AtomicFile`] reports.
+fn file_error(e: FileError) -> Error {
+    match e {
+        FileError::Io { path, source } => Error::write(&path, source),
+        FileError::Exists(path) | FileError::AppearedMeanwhile(path) => Error::Exists(path),
+        FileError::NotAFileName(path) => Error::write(
+            &path,
+            io::Error::new(io::ErrorKind::InvalidInput, "not a file name"),
+        ),
+    }
+}
+
+/// Creates `.wbs-inspect-<random>.tmp` in `dir` for a [`Batch`], which
+/// closes it unsynced and names it at commit.
+fn create_temp_in(dir: &Path) -> Result<(PathBuf, File)> {
+    // A random name and create_new: never clobbers anything, even a
+    // leftover from a crash.
+    for _ in 0..8 {
+        let path = dir.join(format!(".wbs-inspect-{}.tmp", random_hex(8)));
+        match create_new(&path) {
+            Ok(file) => return Ok((path, file)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::write(dir, e)),
         }
     }
+    Err(Error::write(
+        dir,
+        io::Error::other("cannot find a free temporary name"),
+    ))
 }
 
 /// Gives the complete (and already durable) temporary file `tmp` the new
-/// name `dest`, never replacing another file: see [`TempFile::persist_new`].
+/// name `dest`, never replacing another file, as [`TempFile::persist_new`]
+/// does for one file.
 /// The temporary name is gone afterwards unless this fails.
 fn place_new(tmp: &Path, dest: &Path) -> Result<Placed> {
     // A hard link is the no-clobber rename: it fails if `dest` exists,
@@ -210,6 +192,7 @@ fn compare(tmp: &Path, dest: &Path) -> Result<Placed> {
 }
 
 /// Best effort: makes a new directory entry durable.
+#[cfg(not(target_os = "linux"))]
 fn sync_parent(path: &Path) {
     if let Some(parent) = path.parent() {
         if let Ok(dir) = File::open(parent) {
@@ -300,11 +283,14 @@ impl Batch {
     }
 
     fn queue(&mut self, dest: &Path, bytes: &[u8], owned: bool) -> Result<()> {
-        let mut tmp = TempFile::new_in(parent_of(dest))?;
-        tmp.write_all(bytes)
-            .map_err(|e| Error::write(tmp.path(), e))?;
+        let (tmp, mut file) = create_temp_in(parent_of(dest))?;
+        if let Err(e) = file.write_all(bytes) {
+            drop(file);
+            let _ = fs::remove_file(&tmp);
+            return Err(Error::write(&tmp, e));
+        }
         self.pending.push(Pending {
-            tmp: tmp.into_unsynced()?,
+            tmp,
             dest: dest.to_path_buf(),
             owned,
         });
@@ -384,8 +370,8 @@ fn sync_data<'a>(files: impl Iterator<Item = &'a Path>) -> Result<()> {
     Ok(())
 }
 
-/// Best effort, like [`sync_parent`]: makes the new names of `files`
-/// durable.
+/// Best effort, like `sync_parent` elsewhere: makes the new names of
+/// `files` durable.
 #[cfg(target_os = "linux")]
 fn sync_names<'a>(files: impl Iterator<Item = &'a Path>) {
     // One more syncfs per file system covers every directory entry made
@@ -602,12 +588,12 @@ mod tests {
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1);
         // The same through a TempFile of its own.
-        let mut tmp = TempFile::new_in(dir.path()).unwrap();
+        let mut tmp = TempFile::new_for(&dest).unwrap();
         tmp.write_all(b"one").unwrap();
-        assert_eq!(tmp.persist_new(&dest).unwrap(), Placed::AlreadyThere);
-        let mut tmp = TempFile::new_in(dir.path()).unwrap();
+        assert_eq!(tmp.persist_new().unwrap(), Placed::AlreadyThere);
+        let mut tmp = TempFile::new_for(&dest).unwrap();
         tmp.write_all(b"two").unwrap();
-        assert!(matches!(tmp.persist_new(&dest), Err(Error::Exists(_))));
+        assert!(matches!(tmp.persist_new(), Err(Error::Exists(_))));
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 

@@ -70,7 +70,7 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
     let created = now_rfc3339();
     let text = identity_text(&identity, &created);
 
-    let mut key = TempFile::new_in(&args.out)?;
+    let mut key = TempFile::new_for(&key_path)?;
     match passphrase {
         Some(passphrase) => {
             let encryptor = age::Encryptor::with_user_passphrase(passphrase);
@@ -97,7 +97,7 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
         &created[..10],
         args.name,
     );
-    let mut public_file = TempFile::new_in(&args.out)?;
+    let mut public_file = TempFile::new_for(&pub_path)?;
     public_file
         .write_all(public.as_bytes())
         .map_err(|e| Error::write(&pub_path, e))?;
@@ -124,7 +124,7 @@ pub fn run(args: &KeygenArgs) -> Result<Generated> {
 }
 
 fn place(tmp: TempFile, dest: &Path) -> Result<()> {
-    match tmp.persist_new(dest) {
+    match tmp.persist_new() {
         Ok(crate::fsutil::Placed::Written) => Ok(()),
         // Even identical bytes (impossible for a fresh key) are not ours.
         Ok(crate::fsutil::Placed::AlreadyThere) | Err(Error::Exists(_)) => {

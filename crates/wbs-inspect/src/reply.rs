@@ -169,11 +169,7 @@ pub fn write_reply(req: &ReplyRequest<'_>) -> Result<Written> {
     );
 
     // Everything is prepared before anything is put in place.
-    let out_dir = match args.out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let mut tmp = TempFile::new_in(out_dir)?;
+    let mut tmp = TempFile::new_for(args.out)?;
     bundle
         .write(&mut tmp)
         .map_err(|e| Error::write(args.out, io::Error::other(e.to_string())))?;
@@ -190,13 +186,14 @@ pub fn write_reply(req: &ReplyRequest<'_>) -> Result<Written> {
     );
     let thread = case.thread_dir();
     case.ensure(&thread)?;
-    let mut record_tmp = TempFile::new_in(&thread)?;
+    let record_path = case.thread_file(&sent_reply_stem(&today, &item_id), ".md");
+    let mut record_tmp = TempFile::new_for(&record_path)?;
     record_tmp
         .write_all(record.as_bytes())
         .map_err(|e| Error::write(record_tmp.path(), e))?;
 
     if bundle.manifest.items.len() == 1 {
-        match tmp.persist_new(args.out) {
+        match tmp.persist_new() {
             Ok(Placed::Written) => {}
             Ok(Placed::AlreadyThere) | Err(Error::Exists(_)) => {
                 return Err(Error::Usage(format!(
@@ -208,10 +205,9 @@ pub fn write_reply(req: &ReplyRequest<'_>) -> Result<Written> {
         }
     } else {
         // The bundle is the tool's own file and was just read and checked.
-        tmp.replace(args.out)?;
+        tmp.replace()?;
     }
-    let record_path = case.thread_file(&sent_reply_stem(&today, &item_id), ".md");
-    record_tmp.persist_new(&record_path)?;
+    record_tmp.persist_new()?;
 
     Ok(Written {
         item_id,

@@ -248,7 +248,10 @@ fn opens_several_cases_with_attachments_followups_and_replies() {
 
     // Private files, and no temporary file left anywhere.
     for path in tree(&out) {
-        assert!(!path.contains(".wbs-inspect-"), "{path}");
+        assert!(
+            !path.contains(".wbs-inspect-") && !path.contains(".partial-"),
+            "{path}"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

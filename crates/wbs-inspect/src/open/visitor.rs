@@ -574,7 +574,7 @@ impl CaseWork {
         let folder = dest.parent().expect("attachment paths are inside a folder");
         self.dir.ensure(folder)?;
         let (tmp, digest) = decrypt_object(ctx.keyring, id, ctx.entry, data, |plain| {
-            let mut tmp = TempFile::new_in(folder)?;
+            let mut tmp = TempFile::new_for(dest)?;
             let tmp_path = tmp.path().to_path_buf();
             let digest =
                 copy_exact_hashed(plain, meta.size, &mut tmp, |e| Error::write(&tmp_path, e))?;
@@ -592,7 +592,7 @@ impl CaseWork {
         if digest != expected {
             return Err(hash_error());
         }
-        if tmp.persist_new(dest)? == Placed::AlreadyThere {
+        if tmp.persist_new()? == Placed::AlreadyThere {
             ctx.stats.already_there += 1;
         }
         ctx.stats.attachments += 1;
