@@ -176,18 +176,22 @@ impl Pending {
 
     /// Writes `state.json` (0600), replacing the old one in one step.
     pub fn save(&self) -> Result<(), ClientError> {
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
         let path = self.dir.join(STATE_FILE);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let io = |e| ClientError::io(format!("cannot write {}", path.display()), e);
-        let mut f = options.open(&tmp).map_err(io)?;
+        let failed = |e: wbs_files::FileError| match e {
+            wbs_files::FileError::Io { source, .. } => {
+                ClientError::io(format!("cannot write {}", path.display()), source)
+            }
+            other => ClientError::io(
+                format!("cannot write {}", path.display()),
+                std::io::Error::other(other.to_string()),
+            ),
+        };
+        // A 0600 sibling, synced, renamed over the old state, and the
+        // folder synced: a crash leaves the old state or the new one.
+        let mut f = wbs_files::AtomicFile::create(&path).map_err(failed)?;
         f.write_all(&serde_json::to_vec_pretty(&self.state).expect("state serializes"))
-            .map_err(io)?;
-        f.sync_all().map_err(io)?;
-        std::fs::rename(&tmp, &path).map_err(io)
+            .map_err(|e| ClientError::io(format!("cannot write {}", path.display()), e))?;
+        f.replace().map_err(failed)
     }
 
     /// The path of an object.
