@@ -118,6 +118,27 @@ pub struct CaseRecord {
     pub first_seq: u64,
 }
 
+impl CaseRecord {
+    /// A new case as a report creates it: status `received` since
+    /// `received_on`, no follow-ups, replies or objects counted yet, and its
+    /// sequence numbers to be set when its objects are.
+    pub fn received(id: CaseId, reply_recipient: &str, received_on: Day) -> CaseRecord {
+        CaseRecord {
+            id,
+            reply_recipient: reply_recipient.to_owned(),
+            received_on,
+            status: Status::Received,
+            history: vec![(Status::Received, received_on)],
+            followups: 0,
+            replies: Vec::new(),
+            objects: 0,
+            bytes: 0,
+            last_seq: 0,
+            first_seq: 0,
+        }
+    }
+}
+
 /// One entry of a reply bundle to apply.
 #[derive(Debug)]
 pub struct ImportItem {

@@ -300,19 +300,7 @@ impl MetaStore for PgStore {
                 }
                 use_blobs(tx, &all)?;
                 let id = new_case_id();
-                let mut case = CaseRecord {
-                    id: id.clone(),
-                    reply_recipient: reply_recipient.to_owned(),
-                    received_on,
-                    status: Status::Received,
-                    history: vec![(Status::Received, received_on)],
-                    followups: 0,
-                    replies: Vec::new(),
-                    objects: 0,
-                    bytes: 0,
-                    last_seq: 0,
-                    first_seq: 0,
-                };
+                let mut case = CaseRecord::received(id.clone(), reply_recipient, received_on);
                 // Last: the counter's row lock is held until the commit.
                 let first = take_seqs(tx, all.len())?;
                 case.first_seq = first;

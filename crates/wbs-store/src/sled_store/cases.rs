@@ -154,19 +154,7 @@ impl SledStore {
                     }
                 };
                 let mut seqs = SeqCounter::load(tx)?;
-                let mut case = CaseRecord {
-                    id: id.clone(),
-                    reply_recipient: reply_recipient.to_owned(),
-                    received_on,
-                    status: Status::Received,
-                    history: vec![(Status::Received, received_on)],
-                    followups: 0,
-                    replies: Vec::new(),
-                    objects: 0,
-                    bytes: 0,
-                    last_seq: 0,
-                    first_seq: 0,
-                };
+                let mut case = CaseRecord::received(id.clone(), reply_recipient, received_on);
                 case.first_seq = put_object(
                     tx,
                     &mut seqs,
