@@ -15,6 +15,12 @@
 //!   it. The cluster stops, and its directory is removed, when the test
 //!   process exits (it waits on a pipe from the test process).
 //!
+//! [`TestDb::new_tls`] gives a database on a second cluster of the test
+//! process's own (never `WBS_TEST_DATABASE_URL`), started with `ssl = on`
+//! and also listening on a free port of 127.0.0.1: its certificate, for
+//! `localhost` and 127.0.0.1, is signed by a throw-away CA made with
+//! `openssl` in the cluster's directory ([`TestDb::tls_ca`]).
+//!
 //! Missing PostgreSQL binaries are a test failure with a clear message,
 //! never a silently skipped test.
 //!
@@ -34,6 +40,7 @@ use crate::location::StoreLocation;
 pub struct TestDb {
     name: String,
     url: String,
+    cluster: &'static Cluster,
 }
 
 #[derive(Debug)]
@@ -45,22 +52,58 @@ struct Cluster {
     /// Kept open while the process lives: when it closes (the process
     /// exits), the cluster shuts down and removes its directory.
     _lifeline: Option<Mutex<(Child, ChildStdin)>>,
+    /// For a cluster with TLS: its TCP port on 127.0.0.1 and its CA file.
+    tls: Option<(u16, PathBuf)>,
 }
 
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+static TLS_CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 impl TestDb {
     /// A new empty database (panics, with the reason, if PostgreSQL cannot
     /// be reached or started).
     pub fn new() -> TestDb {
-        let cluster = CLUSTER.get_or_init(Cluster::start);
+        Self::on(CLUSTER.get_or_init(|| Cluster::start(false)))
+    }
+
+    /// A new empty database on the test cluster with TLS (see the module
+    /// doc). [`url`](TestDb::url) still reaches it over the Unix socket;
+    /// [`tcp_url`](TestDb::tcp_url) over TCP.
+    pub fn new_tls() -> TestDb {
+        Self::on(TLS_CLUSTER.get_or_init(|| Cluster::start(true)))
+    }
+
+    fn on(cluster: &'static Cluster) -> TestDb {
         let name = format!("wbs_test_{}", crate::ids::random_id(16));
         let mut admin = connect(&cluster.admin);
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap_or_else(|e| panic!("cannot create the test database: {e}"));
         let url = with_dbname(&cluster.base, &name);
-        TestDb { name, url }
+        TestDb { name, url, cluster }
+    }
+
+    /// `postgresql://wbs@HOST:PORT/NAME`: this database over TCP, `host`
+    /// naming the loopback address (panics unless made by
+    /// [`new_tls`](TestDb::new_tls)).
+    pub fn tcp_url(&self, host: &str) -> String {
+        let (port, _) = self
+            .cluster
+            .tls
+            .as_ref()
+            .expect("a database made by new_tls");
+        format!("postgresql://wbs@{host}:{port}/{}", self.name)
+    }
+
+    /// The PEM file of the CA that signed the TLS cluster's certificate
+    /// (panics unless made by [`new_tls`](TestDb::new_tls)).
+    pub fn tls_ca(&self) -> &Path {
+        &self
+            .cluster
+            .tls
+            .as_ref()
+            .expect("a database made by new_tls")
+            .1
     }
 
     /// Where the store of this database is.
@@ -94,13 +137,11 @@ impl Default for TestDb {
 
 impl Drop for TestDb {
     fn drop(&mut self) {
-        if let Some(cluster) = CLUSTER.get() {
-            if let Ok(mut admin) = postgres::Client::connect(&cluster.admin, postgres::NoTls) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
+        if let Ok(mut admin) = postgres::Client::connect(&self.cluster.admin, postgres::NoTls) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ));
         }
     }
 }
@@ -132,12 +173,13 @@ fn with_dbname(base: &str, name: &str) -> String {
 }
 
 impl Cluster {
-    fn start() -> Cluster {
-        if let Ok(url) = std::env::var("WBS_TEST_DATABASE_URL") {
+    fn start(with_tls: bool) -> Cluster {
+        if let (false, Ok(url)) = (with_tls, std::env::var("WBS_TEST_DATABASE_URL")) {
             return Cluster {
                 admin: url.clone(),
                 base: url,
                 _lifeline: None,
+                tls: None,
             };
         }
         let bin = pg_bin();
@@ -161,13 +203,26 @@ impl Cluster {
         initdb.arg("-D").arg(&data);
         run(&mut initdb, "initdb");
 
+        let (mut tls, mut port, mut network) = (None, 5432, "-c listen_addresses=''".to_owned());
+        if with_tls {
+            port = free_port();
+            let (cert, key, ca) = make_certificates(as_root, &dir);
+            network = format!(
+                "-c listen_addresses=127.0.0.1 -p {port} -c ssl=on -c ssl_cert_file={} \
+                 -c ssl_key_file={}",
+                shell_quote(&cert),
+                shell_quote(&key)
+            );
+            tls = Some((port, ca));
+        }
+
         // `exec`-less on purpose: the shell waits for the pipe to close
         // (this process exiting), then stops PostgreSQL and removes the
         // directory. It ignores the signals a test runner or `timeout`
         // sends to the whole process group, so that clean-up still runs
         // (PostgreSQL sets its own handlers and shuts down on them).
         let script = format!(
-            "trap '' HUP INT TERM; {postgres} -D {data} -k {dir} -c listen_addresses='' -c fsync=off \
+            "trap '' HUP INT TERM; {postgres} -D {data} -k {dir} {network} -c fsync=off \
              -c max_connections=300 -c shared_buffers=32MB >{dir}/log 2>&1 & pid=$!; \
              cat >/dev/null; kill -INT $pid; wait $pid; rm -rf {dir}",
             postgres = shell_quote(&bin.join("postgres")),
@@ -185,7 +240,7 @@ impl Cluster {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start PostgreSQL: {e}"));
         let stdin = child.stdin.take().expect("piped");
-        let base = format!("host={} port=5432 user=wbs", dir.display());
+        let base = format!("host={} port={port} user=wbs", dir.display());
         let admin = format!("{base} dbname=postgres");
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
@@ -202,8 +257,111 @@ impl Cluster {
             admin,
             base,
             _lifeline: Some(Mutex::new((child, stdin))),
+            tls,
         }
     }
+}
+
+/// A TCP port on 127.0.0.1 that was free a moment ago.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("cannot find a free port on 127.0.0.1: {e}"))
+}
+
+/// A throw-away CA and a server certificate it signed for `localhost` and
+/// 127.0.0.1, made with `openssl` as the cluster's user in `dir/tls`:
+/// (certificate, key, CA certificate).
+fn make_certificates(as_root: bool, dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    let tls = dir.join("tls");
+    let mut mkdir = unprivileged(as_root, Path::new("mkdir"));
+    mkdir.arg(&tls);
+    run(&mut mkdir, "mkdir");
+    let openssl = |args: &[&str], what: &str| {
+        let mut c = unprivileged(as_root, Path::new("openssl"));
+        c.current_dir(&tls).args(args);
+        run(&mut c, what);
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &["req", "-x509"][..],
+            &key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=WBS test CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+        ]
+        .concat(),
+        "openssl (test CA)",
+    );
+    openssl(
+        &[
+            &["req"][..],
+            &key,
+            &[
+                "-keyout",
+                "server.key",
+                "-out",
+                "server.csr",
+                "-subj",
+                "/CN=localhost",
+            ],
+        ]
+        .concat(),
+        "openssl (server key)",
+    );
+    std::fs::write(
+        tls.join("server.ext"),
+        "subjectAltName = DNS:localhost, IP:127.0.0.1\nbasicConstraints = critical, CA:FALSE\n\
+         keyUsage = critical, digitalSignature\nextendedKeyUsage = serverAuth\n",
+    )
+    .unwrap_or_else(|e| panic!("cannot write the test certificate's extensions: {e}"));
+    openssl(
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "server.ext",
+        ],
+        "openssl (server certificate)",
+    );
+    let mut chmod = unprivileged(as_root, Path::new("chmod"));
+    chmod.arg("600").arg(tls.join("server.key"));
+    run(&mut chmod, "chmod");
+    (
+        tls.join("server.pem"),
+        tls.join("server.key"),
+        tls.join("ca.pem"),
+    )
 }
 
 impl Drop for Cluster {

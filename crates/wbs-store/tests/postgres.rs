@@ -403,15 +403,127 @@ fn a_restore_refuses_a_blob_that_does_not_match_and_keeps_nothing_of_it() {
     let _: Box<dyn Store> = wbs_store::open(&target).unwrap();
 }
 
-/// No TLS is built in (connect over a Unix socket or loopback, or through
-/// a tunnel): a connection string that demands TLS fails, clearly, instead
-/// of going out in the clear.
+/// Connections to this test database other than the asking one: (over
+/// TLS, in the clear).
+fn tls_and_plain_connections(db: &TestDb) -> (i64, i64) {
+    let count = |ssl: &str| {
+        db.count(&format!(
+            "SELECT count(*) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.datname = current_database() AND s.pid <> pg_backend_pid() AND {ssl}"
+        ))
+    };
+    (count("s.ssl"), count("NOT s.ssl"))
+}
+
+/// `sslmode=verify-full` (and `require`, which WBS verifies just as
+/// strictly) with the operator's CA file connects over TLS, by name or by
+/// address, and every connection of the store is encrypted.
 #[test]
-fn a_connection_that_demands_tls_is_refused_not_downgraded() {
-    let db = TestDb::new();
-    let err = PgStore::open(&format!("{} sslmode=require", db.url())).unwrap_err();
-    assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
-    assert!(err.to_string().contains("TLS"), "{err}");
+fn verify_full_with_the_servers_ca_connects_over_tls() {
+    let db = TestDb::new_tls();
+    let ca = db.tls_ca().display().to_string();
+    for (host, mode) in [
+        ("localhost", "verify-full"),
+        ("127.0.0.1", "verify-full"),
+        ("localhost", "require"),
+    ] {
+        let url = format!("{}?sslmode={mode}&sslrootcert={ca}", db.tcp_url(host));
+        let store = PgStore::open(&url).unwrap_or_else(|e| panic!("{host} {mode}: {e}"));
+        store.health().unwrap();
+        let (tls, plain) = tls_and_plain_connections(&db);
+        assert!(tls >= 1, "{host} {mode}: no TLS connection");
+        assert_eq!(plain, 0, "{host} {mode}: a connection in the clear");
+    }
+    // The key=value form too.
+    let url = format!(
+        "host=localhost port={} user=wbs dbname={} sslmode=verify-full sslrootcert='{ca}'",
+        db.tcp_url("h")
+            .rsplit_once(':')
+            .unwrap()
+            .1
+            .split('/')
+            .next()
+            .unwrap(),
+        db.tcp_url("h").rsplit_once('/').unwrap().1,
+    );
+    PgStore::open(&url).unwrap().health().unwrap();
+}
+
+/// A server whose certificate another CA signed, or which is not the host
+/// asked for, is refused before the password is sent, with an error that
+/// says why and repeats no password.
+#[test]
+fn a_server_certificate_that_does_not_verify_is_refused() {
+    let db = TestDb::new_tls();
+    let other = tempfile::tempdir().unwrap();
+    let made = std::process::Command::new("openssl")
+        .current_dir(other.path())
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=Another CA",
+        ])
+        .output()
+        .unwrap();
+    assert!(made.status.success(), "{made:?}");
+    let other_ca = other.path().join("ca.pem").display().to_string();
+    let with_password = db.tcp_url("localhost").replace("wbs@", "wbs:s3cret@");
+    let port = with_password
+        .rsplit_once(':')
+        .unwrap()
+        .1
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let name = with_password.rsplit_once('/').unwrap().1.to_owned();
+    for url in [
+        // Another CA.
+        format!("{with_password}?sslmode=verify-full&sslrootcert={other_ca}"),
+        // No CA file: the webpki roots, which never signed a test CA.
+        format!("{with_password}?sslmode=require"),
+        // The right CA, but the certificate is not for this host name.
+        format!(
+            "host=db.example hostaddr=127.0.0.1 port={port} user=wbs password=s3cret \
+             dbname={name} sslmode=verify-full sslrootcert={}",
+            db.tls_ca().display()
+        ),
+    ] {
+        let err = PgStore::open(&url).unwrap_err();
+        assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
+        let message = err.to_string();
+        assert!(message.contains("TLS"), "{message}");
+        assert!(message.contains("certificate"), "{message}");
+        assert!(!message.contains("s3cret"), "{message}");
+    }
+}
+
+/// Without TLS, only a Unix socket or loopback: a database elsewhere is
+/// refused before any connection, the message saying what to set.
+#[test]
+fn a_remote_database_without_tls_is_refused_before_connecting() {
+    let err = PgStore::open("postgresql://wbs:s3cret@db.example/wbs").unwrap_err();
+    assert!(matches!(err, StoreError::Invalid(_)), "{err:?}");
+    assert!(err.to_string().contains("sslmode=verify-full"), "{err}");
+    assert!(!err.to_string().contains("s3cret"), "{err}");
+    // Loopback stays allowed in the clear.
+    let db = TestDb::new_tls();
+    PgStore::open(&db.tcp_url("127.0.0.1"))
+        .unwrap()
+        .health()
+        .unwrap();
 }
 
 /// Health says whether the database takes writes, not just whether it

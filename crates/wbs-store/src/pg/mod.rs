@@ -7,11 +7,12 @@ mod meta;
 mod pool;
 mod restore;
 mod schema;
+mod tls;
 
 use std::sync::Arc;
 
 use postgres::error::SqlState;
-use postgres::{Config, GenericClient};
+use postgres::GenericClient;
 
 pub use restore::PgRestore;
 
@@ -56,13 +57,8 @@ impl PgStore {
     }
 
     fn open_with(url: &str, create: bool) -> Result<PgStore, StoreError> {
-        let config: Config = url.parse().map_err(|e: postgres::Error| {
-            StoreError::Invalid(format!(
-                "the database connection string does not parse: {}",
-                describe(&e)
-            ))
-        })?;
-        let pool = Arc::new(Pool::new(config));
+        let (config, tls) = tls::configure(url)?;
+        let pool = Arc::new(Pool::new(config, tls));
         {
             let mut conn = pool.get()?;
             check_writable(&mut conn)?;

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use postgres::{Client, Config, NoTls};
 
+use super::tls::RustlsConnect;
 use crate::error::StoreError;
 
 /// At most this many connections per store (per server instance). Every
@@ -18,6 +19,8 @@ const WAIT: Duration = Duration::from_secs(60);
 
 pub(crate) struct Pool {
     config: Config,
+    /// `None`: no TLS (a Unix socket or loopback; see `tls.rs`).
+    tls: Option<RustlsConnect>,
     state: Mutex<State>,
     freed: Condvar,
 }
@@ -29,9 +32,10 @@ struct State {
 }
 
 impl Pool {
-    pub(crate) fn new(config: Config) -> Pool {
+    pub(crate) fn new(config: Config, tls: Option<RustlsConnect>) -> Pool {
         Pool {
             config,
+            tls,
             state: Mutex::new(State {
                 idle: Vec::new(),
                 open: 0,
@@ -47,7 +51,11 @@ impl Pool {
     /// A connection of its own, outside the pool (a snapshot keeps one in
     /// a transaction for as long as it lives).
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
-        self.config.connect(NoTls).map_err(|e| {
+        let connected = match &self.tls {
+            Some(tls) => self.config.connect(tls.clone()),
+            None => self.config.connect(NoTls),
+        };
+        connected.map_err(|e| {
             StoreError::Backend(format!("cannot connect to the database: {}", describe(&e)))
         })
     }
@@ -138,6 +146,21 @@ impl Drop for Conn {
 pub(crate) fn describe(e: &postgres::Error) -> String {
     match e.as_db_error() {
         Some(db) => format!("{} ({})", db.message(), db.code().code()),
-        None => e.to_string(),
+        None => {
+            // The driver's message names the kind ("error performing TLS
+            // handshake"); the cause (why the certificate was refused) is
+            // in the chain below it.
+            let mut out = e.to_string();
+            let mut source = std::error::Error::source(e);
+            while let Some(cause) = source {
+                let cause_text = cause.to_string();
+                if !out.ends_with(&cause_text) {
+                    out.push_str(": ");
+                    out.push_str(&cause_text);
+                }
+                source = cause.source();
+            }
+            out
+        }
     }
 }
