@@ -7,18 +7,12 @@ use std::io::Read;
 
 use libfuzzer_sys::fuzz_target;
 use wbs_protocol::bundle::{
-    read_export, BundleError, CaseManifest, ExportManifest, ExportVisitor, Limits, ObjectEntry,
+    read_export, BundleError, CaseManifest, ExportVisitor, Limits, ObjectEntry,
 };
 
 struct Drain;
 
 impl ExportVisitor for Drain {
-    fn manifest(&mut self, _: &ExportManifest) -> Result<(), BundleError> {
-        Ok(())
-    }
-    fn case(&mut self, _: &CaseManifest) -> Result<(), BundleError> {
-        Ok(())
-    }
     fn object(
         &mut self,
         _: &CaseManifest,

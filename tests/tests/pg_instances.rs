@@ -176,18 +176,6 @@ fn a_desk_session_opened_on_one_instance_works_on_the_other_and_ends_on_both() {
 fn pull(addr: &str, token: &str, cursor: &str) -> (String, Vec<(String, String)>) {
     struct Objects(Vec<(String, String)>);
     impl wbs_protocol::bundle::ExportVisitor for Objects {
-        fn manifest(
-            &mut self,
-            _: &wbs_protocol::bundle::ExportManifest,
-        ) -> Result<(), wbs_protocol::bundle::BundleError> {
-            Ok(())
-        }
-        fn case(
-            &mut self,
-            _: &wbs_protocol::bundle::CaseManifest,
-        ) -> Result<(), wbs_protocol::bundle::BundleError> {
-            Ok(())
-        }
         fn object(
             &mut self,
             case: &wbs_protocol::bundle::CaseManifest,

@@ -314,10 +314,6 @@ impl ExportVisitor for Verifier {
         Ok(())
     }
 
-    fn case(&mut self, _case: &CaseManifest) -> Result<(), BundleError> {
-        Ok(())
-    }
-
     fn object(
         &mut self,
         case: &CaseManifest,

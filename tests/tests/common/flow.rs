@@ -248,18 +248,6 @@ pub fn report_pull_open_reply_push_status_followup_pull(
 pub fn bundle_kinds(path: &Path) -> Vec<String> {
     struct Kinds(Vec<String>);
     impl wbs_protocol::bundle::ExportVisitor for Kinds {
-        fn manifest(
-            &mut self,
-            _: &wbs_protocol::bundle::ExportManifest,
-        ) -> Result<(), wbs_protocol::bundle::BundleError> {
-            Ok(())
-        }
-        fn case(
-            &mut self,
-            _: &wbs_protocol::bundle::CaseManifest,
-        ) -> Result<(), wbs_protocol::bundle::BundleError> {
-            Ok(())
-        }
         fn object(
             &mut self,
             _: &wbs_protocol::bundle::CaseManifest,

@@ -167,10 +167,17 @@ impl<W: Write> ExportWriter<W> {
 
 /// Receives the contents of an export bundle as it is read.
 pub trait ExportVisitor {
-    /// `export.json`, always first.
-    fn manifest(&mut self, manifest: &ExportManifest) -> Result<(), BundleError>;
-    /// A case's `case.json`, before its objects.
-    fn case(&mut self, case: &CaseManifest) -> Result<(), BundleError>;
+    /// `export.json`, always first. Does nothing unless implemented.
+    fn manifest(&mut self, manifest: &ExportManifest) -> Result<(), BundleError> {
+        let _ = manifest;
+        Ok(())
+    }
+    /// A case's `case.json`, before its objects. Does nothing unless
+    /// implemented.
+    fn case(&mut self, case: &CaseManifest) -> Result<(), BundleError> {
+        let _ = case;
+        Ok(())
+    }
     /// An object. `data` yields exactly `entry.size` bytes and fails with
     /// `InvalidData` at the end if they do not match `entry.sha256`; the
     /// visitor must not treat the object as good until it has read to the end.
@@ -361,9 +368,6 @@ mod tests {
     struct Cases(Vec<String>);
 
     impl ExportVisitor for Cases {
-        fn manifest(&mut self, _: &ExportManifest) -> Result<(), BundleError> {
-            Ok(())
-        }
         fn case(&mut self, case: &CaseManifest) -> Result<(), BundleError> {
             self.0.push(case.id.clone());
             Ok(())
