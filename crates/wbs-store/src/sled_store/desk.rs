@@ -321,7 +321,12 @@ impl SledStore {
     ) -> Result<bool, StoreError> {
         self.writable()?;
         // Sessions are few (SESSIONS_MAX in the server): read them all,
-        // decide, then write in one transaction.
+        // decide, then write in one transaction, one opening at a time (two
+        // logins deciding on the same read would both pass the caps).
+        let _one_at_a_time = self
+            .session_opening
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let mut live: Vec<(sled::IVec, StoredSession)> = Vec::new();
         let mut dead: Vec<sled::IVec> = Vec::new();
         for item in self.trees.sessions.iter() {

@@ -142,6 +142,9 @@ pub struct SledStore {
     group_sync: GroupSync,
     /// Held while a follow-up is checked for being a resend and committed.
     followups: Mutex<()>,
+    /// Held while a desk session is opened: its caps are decided on a read
+    /// of every session, which must not interleave with another opening.
+    session_opening: Mutex<()>,
     /// Keeps the blob files of a snapshot on disk while it is in use.
     pins: Arc<BlobPins>,
 }
@@ -363,6 +366,7 @@ impl SledStore {
             commits: RwLock::new(()),
             group_sync: GroupSync::default(),
             followups: Mutex::new(()),
+            session_opening: Mutex::new(()),
         })
     }
 

@@ -263,3 +263,70 @@ fn racing_instances_take_a_lease_once() {
         .count();
     assert_eq!(wins, 1);
 }
+
+#[test]
+fn racing_logins_never_pass_the_session_caps() {
+    let store = Arc::new(backend());
+    let now = 3_000_000;
+    for (i, name) in [
+        "siti", "budi", "dewi", "eko", "fajar", "gita", "hadi", "intan",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .add_token(&tn(name), [0x40 + i as u8; 32], None)
+            .unwrap();
+    }
+    // Eight logins at once, round after round: of one name (at most two
+    // may live), then of eight names (at most three in all).
+    for round in 0..10u8 {
+        let same_name = round % 2 == 0;
+        let barrier = Arc::new(Barrier::new(8));
+        let ids: Vec<[u8; 32]> = (0..8u8)
+            .map(|i| {
+                let mut id = [round; 32];
+                id[0] = i;
+                id[1] = 0xee;
+                id
+            })
+            .collect();
+        let handles: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| {
+                let (store, barrier, id) = (store.clone(), barrier.clone(), *id);
+                let name = if same_name {
+                    "siti"
+                } else {
+                    [
+                        "siti", "budi", "dewi", "eko", "fajar", "gita", "hadi", "intan",
+                    ][i]
+                };
+                thread::spawn(move || {
+                    barrier.wait();
+                    store
+                        .session_create(id, &session(name, 1, now), now, 2, 3)
+                        .unwrap()
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().unwrap();
+        }
+        let live = ids
+            .iter()
+            .filter(|id| store.session_get(id, now).unwrap().is_some())
+            .count();
+        let cap = if same_name { 2 } else { 3 };
+        assert!(
+            live <= cap,
+            "round {round}: {live} sessions live, cap {cap}"
+        );
+        assert!(live >= 1, "round {round}: every login was refused");
+        // Clear this round's sessions for the next.
+        for id in &ids {
+            store.session_delete(id).unwrap();
+        }
+    }
+}
