@@ -59,7 +59,7 @@ pub struct ObjectRecord {
     pub seq: u64,
     /// The case it belongs to.
     pub case_id: CaseId,
-    /// What it is (stored in its own encoding, see [`stored_kind`]).
+    /// What it is (stored in its own encoding, see `records::stored_kind`).
     #[serde(with = "stored_kind")]
     pub kind: ObjectKind,
     /// Its blob file.

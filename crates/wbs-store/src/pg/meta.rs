@@ -221,6 +221,18 @@ impl PgStore {
         }
     }
 
+    /// One page of a listing: `sql` takes the position to start after
+    /// (`$1`) and the page size (`$2`, capped at [`MAX_PAGE`](crate::MAX_PAGE)).
+    /// A position past what the database can hold has nothing after it.
+    fn page(&self, sql: &str, after: u64, limit: usize) -> Result<Vec<postgres::Row>, StoreError> {
+        let Ok(after) = i64::try_from(after) else {
+            return Ok(Vec::new());
+        };
+        let limit = page_limit(limit) as i64;
+        let mut conn = self.pool().get()?;
+        conn.query(sql, &[&after, &limit]).map_err(db)
+    }
+
     /// Runs a call that consumes staged blobs: on failure, removes those
     /// of them no record uses (the call's own transaction rolled back).
     fn with_blobs<T>(
@@ -434,35 +446,23 @@ impl MetaStore for PgStore {
     }
 
     fn list_cases(&self, after: u64, limit: usize) -> Result<Vec<CaseRecord>, StoreError> {
-        let Ok(after) = i64::try_from(after) else {
-            return Ok(Vec::new());
-        };
-        let limit = page_limit(limit) as i64;
-        let mut conn = self.pool().get()?;
-        let rows = conn
-            .query(
-                "SELECT record FROM cases WHERE first_seq > $1 ORDER BY first_seq LIMIT $2",
-                &[&after, &limit],
-            )
-            .map_err(db)?;
+        let rows = self.page(
+            "SELECT record FROM cases WHERE first_seq > $1 ORDER BY first_seq LIMIT $2",
+            after,
+            limit,
+        )?;
         rows.iter().map(|r| parse(r.get(0), "cases")).collect()
     }
 
     fn objects_since(&self, cursor: u64, limit: usize) -> Result<Vec<ObjectRecord>, StoreError> {
-        let Ok(cursor) = i64::try_from(cursor) else {
-            return Ok(Vec::new());
-        };
-        let limit = page_limit(limit) as i64;
-        let mut conn = self.pool().get()?;
         // One statement, one snapshot: every object in it committed before
         // the snapshot, and so did every object with a lower seq (crate
         // doc, "The export cursor").
-        let rows = conn
-            .query(
-                "SELECT record FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&cursor, &limit],
-            )
-            .map_err(db)?;
+        let rows = self.page(
+            "SELECT record FROM objects WHERE seq > $1 ORDER BY seq LIMIT $2",
+            cursor,
+            limit,
+        )?;
         rows.iter().map(|r| parse(r.get(0), "objects")).collect()
     }
 
@@ -676,18 +676,12 @@ impl MetaStore for PgStore {
     }
 
     fn audit_log(&self, after: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
-        let Ok(after) = i64::try_from(after) else {
-            return Ok(Vec::new());
-        };
-        let limit = page_limit(limit) as i64;
-        let mut conn = self.pool().get()?;
-        let rows = conn
-            .query(
-                "SELECT seq, on_day::text, actor, action, detail FROM audit \
-                 WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&after, &limit],
-            )
-            .map_err(db)?;
+        let rows = self.page(
+            "SELECT seq, on_day::text, actor, action, detail FROM audit \
+             WHERE seq > $1 ORDER BY seq LIMIT $2",
+            after,
+            limit,
+        )?;
         rows.iter().map(audit_entry).collect()
     }
 
