@@ -36,7 +36,7 @@ fn ok(out: Output) -> Output {
 }
 
 fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    wbs_protocol::hex(bytes)
 }
 
 /// Renames the tokens of a backup (`from` → `to`), fixing the manifest's

@@ -255,7 +255,9 @@ impl Staging {
         let key: [u8; 32] = Sha256::digest(raw).into();
         let mut name = [0u8; 16];
         rand::rngs::OsRng.fill_bytes(&mut name);
-        let path = self.dir.join(format!("{}{SUFFIX}", hex(&name)));
+        let path = self
+            .dir
+            .join(format!("{}{SUFFIX}", wbs_protocol::hex(&name)));
         let mut options = OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -409,10 +411,6 @@ impl Drop for Reservation {
 fn is_staging_name(name: &str) -> bool {
     name.strip_suffix(SUFFIX)
         .is_some_and(|stem| stem.len() == 32 && stem.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// How often expired uploads are looked for.
