@@ -249,6 +249,15 @@ pub fn is_pq_recipient(s: &str) -> bool {
     s.trim().starts_with("age1pq1")
 }
 
+/// Hex to bytes, for the known-answer tests of the submodules.
+#[cfg(test)]
+pub(crate) fn test_unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,12 +259,7 @@ mod tests {
     use super::*;
     use serde_json::Value;
 
-    fn unhex(s: &str) -> Vec<u8> {
-        (0..s.len())
-            .step_by(2)
-            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
-            .collect()
-    }
+    use crate::pq::test_unhex as unhex;
 
     #[test]
     fn label_is_the_drafts() {
